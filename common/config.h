@@ -1,0 +1,83 @@
+#pragma once
+// chatd configuration: a plain struct whose every field has its default here, loaded from YAML
+// (etc/chatd.yaml documents each key) and validated in one place. The command line overrides the
+// file. A bad file is refused with its path, line and the reason.
+
+#include "common/expected.h"
+#include "common/log.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace chatd {
+
+// Where Redis is: "redis://[:password@]host[:port][/db]" or "unix:///path/to/redis.sock".
+struct redis_endpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  std::string unix_path;  // non-empty: connect over this Unix socket instead of TCP
+  std::string password;   // empty: no AUTH
+  int db = 0;             // pub/sub ignores the db, but SELECT is sent for completeness
+
+  // Back to URL form, password masked; for logs.
+  std::string describe() const;
+};
+
+// Parses a Redis URL; the error says what is wrong with it.
+expected<redis_endpoint> parse_redis_url(std::string_view url);
+
+struct config {
+  // listen:
+  std::string listen_address = "0.0.0.0";  // IPv4 or IPv6 literal
+  uint16_t listen_port = 8000;
+  int listen_backlog = 4096;
+  // workers: 0 means one per CPU.
+  int workers = 0;
+  // redis:
+  std::string redis_url = "redis://127.0.0.1:6379";
+  redis_endpoint redis;                        // parsed from redis_url
+  std::string redis_key = "socket.io";         // channel prefix, as the adapter's `key` option
+  uint32_t redis_connect_timeout_ms = 2000;
+  uint32_t redis_reconnect_max_ms = 5000;      // backoff ceiling between reconnect attempts
+  // engineio:
+  uint32_t ping_interval_ms = 25000;
+  uint32_t ping_timeout_ms = 20000;
+  uint32_t max_payload = 1000000;              // bytes; maxHttpBufferSize
+  uint32_t connect_timeout_ms = 45000;         // Socket.IO CONNECT must arrive within this
+  uint32_t upgrade_timeout_ms = 10000;
+  std::vector<std::string> allowed_origins;    // CORS; empty: no CORS headers
+  // limits:
+  uint32_t max_connections = 100000;           // whole daemon, split evenly over the workers
+  uint32_t max_backpressure = 1048576;         // bytes queued to one client before it is dropped
+  uint32_t max_header_size = 8192;             // HTTP request head
+  // shutdown_timeout: how long a retiring or stopping worker waits for clients to finish.
+  uint32_t shutdown_timeout_ms = 10000;
+  // log:
+  log::level log_level = log::level::info;
+
+  // Effective worker count: `workers`, or the number of CPUs when it is 0.
+  int worker_count() const;
+};
+
+struct config_error {
+  std::string file;  // path as given, or "<command line>" / "<defaults>"
+  int line = 0;      // 1-based; 0 when not tied to a line
+  std::string reason;
+
+  // "file:line: reason" (or "file: reason" without a line).
+  std::string message() const;
+};
+
+// Loads and validates a YAML file. Unknown keys, wrong types and out-of-range values are errors.
+expected<config, config_error> load_config_file(const std::string& path);
+// Same, from text; `name` stands for the file in error messages.
+expected<config, config_error> load_config_string(const std::string& text, const std::string& name);
+// Checks cross-field rules (after command-line overrides too) and parses redis_url into `redis`.
+// `source` names where the values came from, for the error.
+expected<config, config_error> validate_config(config c, const std::string& source);
+
+// The file read when --config is not given: the installed one if present, else none (defaults).
+inline constexpr const char* k_default_config_path = "/etc/chatd/chatd.yaml";
+
+}  // namespace chatd

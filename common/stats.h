@@ -1,0 +1,47 @@
+#pragma once
+// Whole-daemon figures: a shared anonymous mapping made by the master before it forks, one slot
+// per worker process. A worker writes only its own slot (relaxed atomics); /metrics, /healthz and
+// the master's STATUS= line read them all.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+namespace chatd {
+
+struct worker_stats {
+  std::atomic<int32_t> pid{0};            // 0: slot free
+  std::atomic<uint32_t> slot{0};          // worker slot (listening socket index)
+  std::atomic<uint32_t> generation{0};
+  std::atomic<uint32_t> state{0};         // 0 starting, 1 accepting, 2 draining, 3 stopping
+  std::atomic<uint64_t> connections{0};   // open client connections now
+  std::atomic<uint64_t> sessions{0};      // Socket.IO sockets connected now
+  std::atomic<uint64_t> accepted_total{0};
+  std::atomic<uint64_t> rejected_total{0};  // over max_connections or fd limit
+  std::atomic<uint64_t> messages_in_total{0};   // chat messages received from clients
+  std::atomic<uint64_t> deliveries_total{0};    // packets queued to clients by broadcasts
+  std::atomic<uint64_t> dropped_slow_total{0};  // clients dropped over max_backpressure
+  std::atomic<uint64_t> bus_published_total{0};
+  std::atomic<uint64_t> bus_received_total{0};
+  std::atomic<uint64_t> bus_publish_dropped_total{0};  // not published: Redis was down
+  std::atomic<uint64_t> bus_reconnects_total{0};
+  std::atomic<uint32_t> bus_up{0};        // 1 while both Redis connections are ready
+  std::atomic<uint64_t> handovers_total{0};
+};
+
+class stats_segment {
+ public:
+  static constexpr size_t k_slots = 256;  // > any worker count, old and new generation together
+  // Maps the shared segment; returns nullptr (and logs) on failure.
+  static stats_segment* create();
+  worker_stats& at(size_t i) { return slots_[i]; }
+  // A free slot for a new worker process (pid 0), claimed with `pid`; -1 if none.
+  int claim(pid_t pid);
+  void release(pid_t pid);
+
+ private:
+  worker_stats slots_[k_slots];
+};
+
+}  // namespace chatd
