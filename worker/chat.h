@@ -1,0 +1,59 @@
+#pragma once
+// The seed's chat gateway (NestJS ChatGateway) for this worker:
+//   connection: join room = handshake `channel`; `login` with the handshake query to the others;
+//   `message`:  `chat` with the same payload to every other member of the room;
+//   disconnect: leave the room.
+// A broadcast goes to the local members at once (framed once, shared by all) and to Redis in the
+// @socket.io/redis-adapter format; broadcasts from other nodes arrive through on_bus().
+
+#include "common/bus_wire.h"
+#include "common/stats.h"
+#include "worker/frame.h"
+#include "worker/rooms.h"
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace chatd {
+
+class bus;
+class session;
+
+class chat {
+ public:
+  chat(worker_stats& stats, bus* b);
+
+  // Socket.IO CONNECT accepted: registers the socket, joins its room, tells the room.
+  void on_connect(session& s);
+  // A `message` event: relays its first argument as `chat` to the room.
+  void on_message(session& s, std::string_view payload_json);
+  // A BINARY_EVENT `message`: relays it with its attachments to the local members.
+  void on_binary_message(session& s, std::string_view payload_json,
+                         const std::vector<std::string>& attachments);
+  // The socket left (Socket.IO DISCONNECT or transport gone).
+  void on_disconnect(session& s);
+  // A broadcast published by another node.
+  void on_bus(const wire::broadcast& b);
+
+  size_t sessions() const { return by_sid_.size(); }
+  rooms& room_registry() { return rooms_; }
+
+ private:
+  void broadcast(session& from, std::string_view event_prefix, std::string_view event,
+                 std::string_view arg_json);
+  void deliver(room& r, const shared_bytes& frame, const session* except);
+
+  worker_stats& stats_;
+  bus* bus_;
+  rooms rooms_;
+  struct hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, session*, hash, std::equal_to<>> by_sid_;
+  uint64_t mark_ = 0;
+};
+
+}  // namespace chatd

@@ -1,0 +1,262 @@
+// Client connection transport: reading, the bounded output queue and its flush, closing.
+// HTTP request handling lives in connection_http.cpp.
+
+#include "worker/connection.h"
+
+#include "common/log.h"
+#include "worker/http_state.h"
+#include "worker/server.h"
+#include "worker/session.h"
+
+#include <cstring>
+
+namespace chatd {
+namespace {
+
+// uv_try_write/uv_write take at most this many buffers per call: enough to carry a burst of
+// broadcasts in one syscall, small enough to live on the stack.
+constexpr size_t k_max_write_bufs = 64;
+
+struct write_req {
+  uv_write_t req;
+  connection* conn;
+};
+
+}  // namespace
+
+connection::connection(server& srv) : srv_(srv) { tcp_.data = this; }
+
+connection::~connection() = default;
+
+bool connection::start() {
+  int r = uv_read_start(stream(), &connection::on_alloc, &connection::on_read);
+  if (r != 0) {
+    log::warn("read_start failed: {}", uv_strerror(r));
+    return false;
+  }
+  return true;
+}
+
+bool connection::idle_http() const {
+  return phase_ == phase::http && (!http_ || http_->idle()) && out_head_ == out_.size();
+}
+
+void connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<connection*>(h->data);
+  auto [p, n] = c->srv_.read_buffer();
+  *buf = uv_buf_init(p, static_cast<unsigned>(n));
+}
+
+void connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+  auto* c = static_cast<connection*>(s->data);
+  if (n > 0) {
+    c->on_data(buf->base, static_cast<size_t>(n));
+    return;
+  }
+  if (n == 0) return;  // EAGAIN
+  if (n != UV_EOF && n != UV_ECONNRESET) log::debug("read error: {}", uv_strerror(static_cast<int>(n)));
+  c->abort("peer closed");
+}
+
+void connection::on_data(char* data, size_t len) {
+  if (closing()) return;
+  if (phase_ == phase::http) {
+    on_http_data(data, len);
+  } else if (phase_ == phase::websocket) {
+    feed_websocket(data, len);
+  }
+}
+
+void connection::feed_websocket(char* data, size_t len) {
+  uint16_t err = ws_->feed(std::span<char>(data, len), *this);
+  if (err != 0 && !closing()) {
+    log::debug("websocket protocol error, closing with {}", err);
+    close_ws(err);
+    return;
+  }
+  if (!closing()) ws_->shrink_if_idle();
+}
+
+bool connection::on_message(ws::opcode op, std::string_view payload) {
+  if (session_ == nullptr) return false;
+  if (op == ws::opcode::text) {
+    session_->on_text(payload);
+  } else {
+    session_->on_binary(payload);
+  }
+  return !closing();
+}
+
+bool connection::on_ping(std::string_view payload) {
+  std::string frame;
+  ws::append_frame(frame, ws::opcode::pong, payload);
+  send(make_bytes(std::move(frame)));
+  return !closing();
+}
+
+bool connection::on_pong(std::string_view) { return true; }
+
+bool connection::on_close(uint16_t code, std::string_view) {
+  // Echo the close (RFC 6455 5.5.1), then close the TCP connection once it is written.
+  close_ws(code == ws::close_code::no_status ? ws::close_code::normal : code);
+  return false;
+}
+
+bool connection::send(shared_bytes bytes) {
+  if (closing()) return false;
+  size_t n = bytes->size();
+  if (queued_bytes_ + n > srv_.cfg().max_backpressure && queued_bytes_ > 0) {
+    srv_.stats().dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
+    log::info("dropping a client: {} bytes queued exceed max_backpressure {}",
+              queued_bytes_ + n, srv_.cfg().max_backpressure);
+    abort("slow consumer");
+    return false;
+  }
+  out_.push_back(out_chunk{std::move(bytes), 0});
+  queued_bytes_ += n;
+  mark_dirty();
+  return true;
+}
+
+void connection::mark_dirty() {
+  if (!dirty) {
+    dirty = true;
+    srv_.mark_dirty(*this);
+  }
+}
+
+void connection::consume(size_t bytes) {
+  queued_bytes_ -= bytes;
+  while (bytes > 0) {
+    out_chunk& c = out_[out_head_];
+    size_t left = c.bytes->size() - c.offset;
+    if (bytes < left) {
+      c.offset += bytes;
+      return;
+    }
+    bytes -= left;
+    c.bytes.reset();
+    ++out_head_;
+  }
+  while (out_head_ < out_.size() && out_[out_head_].offset == out_[out_head_].bytes->size()) {
+    out_[out_head_].bytes.reset();
+    ++out_head_;
+  }
+}
+
+void connection::flush() {
+  dirty = false;
+  if (writing_ || phase_ == phase::closed) return;
+  uv_buf_t bufs[k_max_write_bufs];
+  while (out_head_ < out_.size()) {
+    size_t n = 0;
+    for (size_t i = out_head_; i < out_.size() && n < k_max_write_bufs; ++i, ++n) {
+      const out_chunk& c = out_[i];
+      bufs[n] = uv_buf_init(const_cast<char*>(c.bytes->data() + c.offset),
+                            static_cast<unsigned>(c.bytes->size() - c.offset));
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) total += bufs[i].len;
+    int r = uv_try_write(stream(), bufs, static_cast<unsigned>(n));
+    if (r == UV_EAGAIN || r == UV_ENOSYS) r = 0;
+    if (r < 0) {
+      abort("write failed");
+      return;
+    }
+    consume(static_cast<size_t>(r));
+    if (static_cast<size_t>(r) == total) continue;
+    // The socket buffer is full: hand the rest of this batch to libuv and wait for its callback.
+    n = 0;
+    for (size_t i = out_head_; i < out_.size() && n < k_max_write_bufs; ++i, ++n) {
+      const out_chunk& c = out_[i];
+      bufs[n] = uv_buf_init(const_cast<char*>(c.bytes->data() + c.offset),
+                            static_cast<unsigned>(c.bytes->size() - c.offset));
+    }
+    auto* w = new write_req;
+    w->conn = this;
+    r = uv_write(&w->req, stream(), bufs, static_cast<unsigned>(n), &connection::on_write);
+    if (r != 0) {
+      delete w;
+      abort("write failed");
+      return;
+    }
+    writing_ = true;
+    inflight_chunks_ = n;
+    return;
+  }
+  out_.clear();
+  out_head_ = 0;
+  if (out_.capacity() > 16) out_.shrink_to_fit();  // a burst is over: idle connections stay small
+  if (close_when_flushed_) srv_.close_soon(*this);
+}
+
+void connection::on_write(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<write_req*>(req);
+  connection* c = w->conn;
+  delete w;
+  c->writing_ = false;
+  if (status < 0) {
+    if (status != UV_ECANCELED) c->abort("write failed");
+    return;
+  }
+  size_t bytes = 0;
+  for (size_t i = 0; i < c->inflight_chunks_; ++i) {
+    const out_chunk& ch = c->out_[c->out_head_ + i];
+    bytes += ch.bytes->size() - ch.offset;
+  }
+  c->inflight_chunks_ = 0;
+  c->consume(bytes);
+  if (c->phase_ != phase::closed) c->flush();
+}
+
+void connection::close_ws(uint16_t code, std::string_view reason) {
+  if (closing()) return;
+  if (phase_ == phase::websocket) {
+    send(make_bytes(ws::close_frame(code, reason)));
+  }
+  close_after_flush();
+}
+
+void connection::close_after_flush() {
+  if (closing()) return;
+  // The session ends in close_now(), from the sweep: this may run inside a broadcast that walks
+  // the session's room.
+  phase_ = phase::closing;
+  uv_read_stop(stream());
+  close_when_flushed_ = true;
+  if (out_head_ == out_.size() && !writing_) {
+    srv_.close_soon(*this);
+  } else {
+    // The flush that empties the queue closes the connection.
+    if (!dirty) {
+      dirty = true;
+      srv_.mark_dirty(*this);
+    }
+  }
+}
+
+void connection::abort(std::string_view why) {
+  if (phase_ == phase::closed) return;
+  log::debug("closing connection: {}", why);
+  phase_ = phase::closing;
+  uv_read_stop(stream());
+  srv_.close_soon(*this);
+}
+
+void connection::close_now() {
+  if (phase_ == phase::closed) return;
+  if (session_ != nullptr) {
+    session_->end();
+    session_ = nullptr;
+  }
+  phase_ = phase::closed;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &connection::on_closed);
+}
+
+void connection::on_closed(uv_handle_t* h) {
+  auto* c = static_cast<connection*>(h->data);
+  c->srv_.connection_closed(*c);
+  delete c;
+}
+
+}  // namespace chatd

@@ -1,0 +1,102 @@
+#pragma once
+// One client TCP connection: reads into the worker's shared read buffer, parses HTTP requests
+// (Beast's parser fed from libuv reads) until a WebSocket upgrade, then WebSocket frames
+// (common/ws_codec) handed to the Engine.IO session. Output is a bounded queue of shared buffers
+// written once per loop iteration by the server (one syscall carries everything queued).
+//
+// Closing is never done from inside a callback chain that might walk a room: abort() and
+// close-after-flush put the connection on the server's close list and the server's sweep closes
+// it (Redis' freeClientAsync). The object is freed in the uv_close callback of its TCP handle.
+
+#include "common/ws_codec.h"
+#include "worker/frame.h"
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chatd {
+
+class server;
+class session;
+struct http_state;
+
+class connection final : private ws::frame_handler {
+ public:
+  explicit connection(server& srv);
+  ~connection() override;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  uv_tcp_t* tcp() { return &tcp_; }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+  // Starts reading (after uv_accept).
+  bool start();
+  // Queues bytes for the next flush. Returns false, and drops the client, when the queue would
+  // exceed max_backpressure; false also when the connection is closing.
+  bool send(shared_bytes bytes);
+  // Graceful close of a WebSocket: close frame with `code`, flush, then close the TCP connection.
+  void close_ws(uint16_t code, std::string_view reason = {});
+  // Closes without flushing, soon (the sweep does it).
+  void abort(std::string_view why);
+  bool closing() const { return phase_ == phase::closing || phase_ == phase::closed; }
+  bool is_websocket() const { return phase_ == phase::websocket; }
+  bool idle_http() const;
+
+  // Called by the server only.
+  void flush();
+  void close_now();
+
+  // Server bookkeeping (intrusive list, dirty and close lists).
+  connection* prev = nullptr;
+  connection* next = nullptr;
+  bool dirty = false;
+  bool close_listed = false;
+
+ private:
+  enum class phase : uint8_t { http, websocket, closing, closed };
+  struct out_chunk {
+    shared_bytes bytes;
+    size_t offset = 0;
+  };
+
+  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_closed(uv_handle_t* h);
+
+  void on_data(char* data, size_t len);
+  void on_http_data(char* data, size_t len);
+  void feed_websocket(char* data, size_t len);
+  void consume(size_t bytes);
+  void mark_dirty();
+  void close_after_flush();
+
+  // frame_handler
+  bool on_message(ws::opcode op, std::string_view payload) override;
+  bool on_ping(std::string_view payload) override;
+  bool on_pong(std::string_view payload) override;
+  bool on_close(uint16_t code, std::string_view reason) override;
+
+  friend struct http_handler;
+
+  uv_tcp_t tcp_;
+  server& srv_;
+  phase phase_ = phase::http;
+  bool close_when_flushed_ = false;
+  bool writing_ = false;
+  size_t inflight_chunks_ = 0;
+  std::unique_ptr<http_state> http_;
+  std::unique_ptr<ws::frame_parser> ws_;
+  session* session_ = nullptr;
+  std::vector<out_chunk> out_;
+  size_t out_head_ = 0;
+  size_t queued_bytes_ = 0;
+};
+
+}  // namespace chatd

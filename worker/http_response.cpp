@@ -1,0 +1,37 @@
+// HTTP/1.1 response bytes.
+
+#include "worker/http_response.h"
+
+#include <fmt/format.h>
+
+namespace chatd {
+
+std::string_view http_reason(int status) {
+  switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+std::string http_response(int status, std::string_view content_type, std::string_view body,
+                          bool keep_alive, std::string_view extra_headers) {
+  std::string out = fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n{}\r\n",
+      status, http_reason(status), content_type, body.size(), keep_alive ? "keep-alive" : "close",
+      extra_headers);
+  out.append(body);
+  return out;
+}
+
+}  // namespace chatd

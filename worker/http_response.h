@@ -1,0 +1,15 @@
+#pragma once
+// HTTP/1.1 responses as bytes: the few shapes chatd answers with.
+
+#include <string>
+#include <string_view>
+
+namespace chatd {
+
+std::string_view http_reason(int status);
+
+// A complete response with Content-Length. `extra_headers` are whole lines, each ending "\r\n".
+std::string http_response(int status, std::string_view content_type, std::string_view body,
+                          bool keep_alive, std::string_view extra_headers = {});
+
+}  // namespace chatd

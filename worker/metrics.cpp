@@ -1,0 +1,98 @@
+// /metrics and /healthz bodies. Every worker can answer for the whole daemon because the stats
+// segment is shared; each series is labelled by worker slot and pid (during a reload two
+// processes may share a slot).
+
+#include "worker/metrics.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace chatd {
+namespace {
+
+struct series {
+  const char* name;
+  const char* type;
+  const char* help;
+  uint64_t (*read)(const worker_stats&);
+};
+
+template <class T>
+uint64_t load(const std::atomic<T>& a) {
+  return static_cast<uint64_t>(a.load(std::memory_order_relaxed));
+}
+
+const series k_series[] = {
+    {"chatd_connections", "gauge", "Open client connections.",
+     [](const worker_stats& s) { return load(s.connections); }},
+    {"chatd_sessions", "gauge", "Socket.IO sockets connected on namespace /.",
+     [](const worker_stats& s) { return load(s.sessions); }},
+    {"chatd_accepted_total", "counter", "Client connections accepted.",
+     [](const worker_stats& s) { return load(s.accepted_total); }},
+    {"chatd_rejected_total", "counter", "Client connections refused over max_connections.",
+     [](const worker_stats& s) { return load(s.rejected_total); }},
+    {"chatd_messages_in_total", "counter", "Chat messages received from clients.",
+     [](const worker_stats& s) { return load(s.messages_in_total); }},
+    {"chatd_deliveries_total", "counter", "Packets queued to clients by broadcasts.",
+     [](const worker_stats& s) { return load(s.deliveries_total); }},
+    {"chatd_dropped_slow_total", "counter", "Clients dropped for exceeding max_backpressure.",
+     [](const worker_stats& s) { return load(s.dropped_slow_total); }},
+    {"chatd_bus_published_total", "counter", "Broadcasts published to Redis.",
+     [](const worker_stats& s) { return load(s.bus_published_total); }},
+    {"chatd_bus_received_total", "counter", "Broadcasts received from Redis.",
+     [](const worker_stats& s) { return load(s.bus_received_total); }},
+    {"chatd_bus_publish_dropped_total", "counter", "Broadcasts not published: Redis unavailable.",
+     [](const worker_stats& s) { return load(s.bus_publish_dropped_total); }},
+    {"chatd_bus_reconnects_total", "counter", "Redis reconnect attempts.",
+     [](const worker_stats& s) { return load(s.bus_reconnects_total); }},
+    {"chatd_redis_up", "gauge", "1 while the worker's Redis connections are ready.",
+     [](const worker_stats& s) { return load(s.bus_up); }},
+    {"chatd_handovers_total", "counter", "Connections handed over to the owning worker.",
+     [](const worker_stats& s) { return load(s.handovers_total); }},
+};
+
+}  // namespace
+
+std::string render_metrics(stats_segment& segment) {
+  std::string out;
+  out.reserve(4096);
+  for (const series& s : k_series) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", s.name, s.help,
+                   s.name, s.type);
+    for (size_t i = 0; i < stats_segment::k_slots; ++i) {
+      const worker_stats& w = segment.at(i);
+      int32_t pid = w.pid.load(std::memory_order_relaxed);
+      if (pid == 0) continue;
+      fmt::format_to(std::back_inserter(out), "{}{{worker=\"{}\",pid=\"{}\",generation=\"{}\"}} {}\n",
+                     s.name, load(w.slot), pid, load(w.generation), s.read(w));
+    }
+  }
+  return out;
+}
+
+std::string render_health(stats_segment* segment, const worker_stats& self, unsigned slot) {
+  uint64_t connections = 0, sessions = 0, workers = 0;
+  if (segment != nullptr) {
+    for (size_t i = 0; i < stats_segment::k_slots; ++i) {
+      const worker_stats& w = segment->at(i);
+      if (w.pid.load(std::memory_order_relaxed) == 0) continue;
+      ++workers;
+      connections += load(w.connections);
+      sessions += load(w.sessions);
+    }
+  } else {
+    workers = 1;
+    connections = load(self.connections);
+    sessions = load(self.sessions);
+  }
+  bool redis_up = load(self.bus_up) != 0;
+  return fmt::format(
+      "{{\"status\":\"{}\",\"worker\":{},\"redis\":\"{}\",\"workers\":{},\"connections\":{},"
+      "\"sessions\":{}}}",
+      redis_up ? "ok" : "degraded", slot, redis_up ? "up" : "down", workers, connections,
+      sessions);
+}
+
+}  // namespace chatd

@@ -1,0 +1,197 @@
+// The worker's server: accepting, the per-iteration close sweep and flush, retire and stop.
+
+#include "worker/server.h"
+
+#include "common/engineio.h"
+#include "common/log.h"
+#include "worker/connection.h"
+
+#include <algorithm>
+
+namespace chatd {
+namespace {
+
+// One read buffer for every connection of the worker: reads are consumed inside their callback,
+// so idle connections carry no receive buffer at all.
+constexpr size_t k_read_buffer = 64 * 1024;
+
+}  // namespace
+
+server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned generation,
+               stats_segment* segment, worker_stats& stats)
+    : loop_(loop),
+      cfg_(cfg),
+      slot_(slot),
+      generation_(generation),
+      segment_(segment),
+      stats_(stats),
+      read_buf_(k_read_buffer + k_read_padding) {
+  int workers = std::max(1, cfg_.worker_count());
+  max_connections_ = std::max<size_t>(1, cfg_.max_connections / static_cast<size_t>(workers));
+  uv_prepare_init(loop_, &prepare_);
+  prepare_.data = this;
+  uv_prepare_start(&prepare_, &server::on_prepare);
+  uv_timer_init(loop_, &deadline_);
+  deadline_.data = this;
+  ping_frame_ = make_text_frame({"2"});
+
+  std::string uid = eio::make_sid(slot_).substr(0, 6);
+  bus::callbacks cb;
+  cb.on_broadcast = [this](const wire::broadcast& b) { chat_->on_bus(b); };
+  cb.on_state = [this](bool up) { stats_.bus_up.store(up ? 1 : 0, std::memory_order_relaxed); };
+  bus_ = std::make_unique<bus>(loop_, cfg_, uid, &stats_, std::move(cb));
+  chat_ = std::make_unique<chat>(stats_, bus_.get());
+  bus_->start();
+}
+
+server::~server() = default;
+
+int server::listen(int fd) {
+  int r = uv_tcp_init(loop_, &listener_);
+  if (r != 0) return r;
+  listener_.data = this;
+  r = uv_tcp_open(&listener_, fd);
+  if (r == 0) r = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), cfg_.listen_backlog,
+                            &server::on_connection);
+  if (r != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    return r;
+  }
+  listening_ = true;
+  return 0;
+}
+
+void server::on_connection(uv_stream_t* listener, int status) {
+  auto* srv = static_cast<server*>(listener->data);
+  if (status < 0) {
+    log::warn("accept failed: {}", uv_strerror(status));
+    return;
+  }
+  auto* c = new connection(*srv);
+  uv_tcp_init(srv->loop_, c->tcp());
+  if (uv_accept(listener, c->stream()) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(c->tcp()),
+             [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
+    return;
+  }
+  if (srv->connection_count_ >= srv->max_connections_ || srv->mode_ != mode::serving) {
+    srv->stats_.rejected_total.fetch_add(1, std::memory_order_relaxed);
+    log::debug("refusing a connection: {} open, limit {}", srv->connection_count_,
+               srv->max_connections_);
+    uv_close(reinterpret_cast<uv_handle_t*>(c->tcp()),
+             [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
+    return;
+  }
+  uv_tcp_nodelay(c->tcp(), 1);
+  c->next = srv->head_;
+  if (srv->head_ != nullptr) srv->head_->prev = c;
+  srv->head_ = c;
+  ++srv->connection_count_;
+  srv->stats_.connections.store(srv->connection_count_, std::memory_order_relaxed);
+  srv->stats_.accepted_total.fetch_add(1, std::memory_order_relaxed);
+  if (!c->start()) c->abort("read_start failed");
+}
+
+void server::mark_dirty(connection& c) { dirty_.push_back(&c); }
+
+void server::close_soon(connection& c) {
+  if (c.close_listed) return;
+  c.close_listed = true;
+  closing_.push_back(&c);
+}
+
+void server::on_prepare(uv_prepare_t* p) {
+  auto* srv = static_cast<server*>(p->data);
+  // Close first (sessions leave their rooms outside any broadcast), then write: one write per
+  // connection per loop iteration carries everything queued during it.
+  while (!srv->closing_.empty()) {
+    std::vector<connection*> batch;
+    batch.swap(srv->closing_);
+    for (connection* c : batch) c->close_now();
+  }
+  std::vector<connection*> batch;
+  batch.swap(srv->dirty_);
+  for (connection* c : batch) {
+    if (c->dirty) c->flush();
+  }
+  if (srv->dirty_.empty() && batch.capacity() > srv->dirty_.capacity()) srv->dirty_.swap(batch);
+}
+
+void server::connection_closed(connection& c) {
+  if (c.prev != nullptr) c.prev->next = c.next;
+  if (c.next != nullptr) c.next->prev = c.prev;
+  if (head_ == &c) head_ = c.next;
+  --connection_count_;
+  stats_.connections.store(connection_count_, std::memory_order_relaxed);
+  // A connection freed while still listed would dangle.
+  std::erase(dirty_, &c);
+  if (mode_ != mode::serving) maybe_finish();
+}
+
+void server::stop_accepting() {
+  if (!listening_) return;
+  listening_ = false;
+  // Closes only this process's copy: the master and the other generation keep the socket, so
+  // connections waiting in its accept queue are served by them.
+  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+}
+
+void server::retire() {
+  if (mode_ != mode::serving) return;
+  mode_ = mode::retiring;
+  stats_.state.store(2, std::memory_order_relaxed);
+  log::info("retiring: not accepting; {} connections may stay up to {} ms", connection_count_,
+            cfg_.shutdown_timeout_ms);
+  stop_accepting();
+  uv_timer_start(&deadline_, &server::on_deadline, cfg_.shutdown_timeout_ms, 0);
+  maybe_finish();
+}
+
+void server::stop() {
+  if (mode_ == mode::stopping) return;
+  mode_ = mode::stopping;
+  stats_.state.store(3, std::memory_order_relaxed);
+  log::info("stopping: closing {} connections", connection_count_);
+  stop_accepting();
+  close_all(ws::close_code::going_away);
+  // Clients get shutdown_timeout to take their close frames; then the loop ends regardless.
+  uv_timer_start(&deadline_, &server::on_deadline, cfg_.shutdown_timeout_ms, 0);
+  maybe_finish();
+}
+
+void server::close_all(uint16_t code) {
+  for (connection* c = head_; c != nullptr; c = c->next) {
+    if (c->is_websocket()) {
+      c->close_ws(code, "server shutting down");
+    } else {
+      c->abort("server shutting down");
+    }
+  }
+}
+
+void server::on_deadline(uv_timer_t* t) {
+  auto* srv = static_cast<server*>(t->data);
+  if (srv->mode_ == mode::retiring) {
+    log::info("shutdown_timeout passed with {} connections: closing them", srv->connection_count_);
+    srv->mode_ = mode::stopping;
+    srv->close_all(ws::close_code::going_away);
+    // Give the close frames a moment to leave, then end whatever is left.
+    uv_timer_start(&srv->deadline_, &server::on_deadline, 1000, 0);
+    return;
+  }
+  for (connection* c = srv->head_; c != nullptr; c = c->next) c->abort("shutdown deadline");
+  srv->maybe_finish();
+}
+
+void server::maybe_finish() {
+  if (mode_ == mode::serving || connection_count_ > 0) return;
+  // Nothing left to serve: release every handle so uv_run returns.
+  uv_timer_stop(&deadline_);
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&deadline_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+    bus_->stop();
+  }
+}
+
+}  // namespace chatd

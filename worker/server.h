@@ -1,0 +1,84 @@
+#pragma once
+// The worker's server: owns the loop-level state — the adopted listening socket, the client
+// connections, the per-iteration flush and close sweep, the chat gateway, the Redis bus — and
+// the worker's lifecycle (accepting, retiring, stopping).
+
+#include "common/config.h"
+#include "common/stats.h"
+#include "worker/bus.h"
+#include "worker/chat.h"
+#include "worker/frame.h"
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace chatd {
+
+class connection;
+
+class server {
+ public:
+  server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned generation,
+         stats_segment* segment, worker_stats& stats);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Adopts the master's listening socket and starts accepting. Returns 0 or a libuv error.
+  int listen(int fd);
+  // SIGQUIT: stop accepting; serve live clients until they leave or shutdown_timeout passes.
+  void retire();
+  // SIGTERM: stop accepting; close every client gracefully now; at most shutdown_timeout.
+  void stop();
+
+  // For connections and sessions.
+  uv_loop_t* loop() { return loop_; }
+  const config& cfg() const { return cfg_; }
+  unsigned slot() const { return slot_; }
+  worker_stats& stats() { return stats_; }
+  stats_segment* segment() { return segment_; }
+  chat& gateway() { return *chat_; }
+  bus* redis_bus() { return bus_.get(); }
+  const shared_bytes& ping_frame() const { return ping_frame_; }
+  std::pair<char*, size_t> read_buffer() { return {read_buf_.data(), read_buf_.size() - k_read_padding}; }
+  void mark_dirty(connection& c);
+  void close_soon(connection& c);
+  void connection_closed(connection& c);  // from the TCP close callback, before freeing
+
+  // Bytes kept readable after a read so JSON parsers may look ahead safely.
+  static constexpr size_t k_read_padding = 64;
+
+ private:
+  static void on_connection(uv_stream_t* listener, int status);
+  static void on_prepare(uv_prepare_t* p);
+  static void on_deadline(uv_timer_t* t);
+  void stop_accepting();
+  void close_all(uint16_t code);
+  void maybe_finish();
+
+  uv_loop_t* loop_;
+  config cfg_;
+  unsigned slot_;
+  unsigned generation_;
+  stats_segment* segment_;
+  worker_stats& stats_;
+  uv_tcp_t listener_;
+  bool listening_ = false;
+  uv_prepare_t prepare_;
+  uv_timer_t deadline_;
+  enum class mode { serving, retiring, stopping } mode_ = mode::serving;
+  size_t max_connections_;
+  size_t connection_count_ = 0;
+  connection* head_ = nullptr;  // every open connection
+  std::vector<connection*> dirty_;
+  std::vector<connection*> closing_;
+  std::vector<char> read_buf_;
+  shared_bytes ping_frame_;
+  std::unique_ptr<bus> bus_;
+  std::unique_ptr<chat> chat_;
+};
+
+}  // namespace chatd
