@@ -1,0 +1,857 @@
+// Configuration loading: YAML text -> `config`, with every mistake reported as the file, the
+// 1-based line and a reason an operator can act on. One table of keys drives both the loader
+// (which knows lines) and validate_config (which re-checks values after command-line overrides),
+// so a range is written once. yaml-cpp throws; nothing thrown here leaves a public function.
+
+#include "common/config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <set>
+#include <string_view>
+
+namespace chatd {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Value forms: integers, durations and sizes, parsed from the scalar's text ourselves so that a
+// bad value gets our message rather than yaml-cpp's "bad conversion".
+
+constexpr int64_t k_ms = 1;
+constexpr int64_t k_second = 1000 * k_ms;
+constexpr int64_t k_minute = 60 * k_second;
+constexpr int64_t k_hour = 60 * k_minute;
+constexpr int64_t k_kib = 1024;
+constexpr int64_t k_mib = 1024 * k_kib;
+constexpr int64_t k_gib = 1024 * k_mib;
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+enum class number_status { ok, malformed, overflow };
+
+// Optional sign then decimal digits, nothing else.
+number_status parse_int64(std::string_view s, int64_t& out) {
+  bool negative = false;
+  if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
+    negative = s.front() == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return number_status::malformed;
+  int64_t v = 0;
+  bool overflow = false;
+  for (char c : s) {
+    if (!is_digit(c)) return number_status::malformed;
+    if (!overflow && (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, c - '0', &v))) {
+      overflow = true;
+    }
+  }
+  if (overflow) return number_status::overflow;
+  out = negative ? -v : v;
+  return number_status::ok;
+}
+
+struct unit {
+  std::string_view name;
+  int64_t factor;
+};
+
+constexpr unit k_duration_units[] = {
+    {"ms", k_ms}, {"s", k_second}, {"m", k_minute}, {"h", k_hour}};
+// Decimal and binary units both, spelled exactly: "KB" or "k" would be a guess between them.
+constexpr unit k_size_units[] = {{"B", 1},           {"kB", 1000},       {"KiB", k_kib},
+                                 {"MB", 1000000},    {"MiB", k_mib},     {"GB", 1000000000},
+                                 {"GiB", k_gib}};
+
+// "<integer>" (in the base unit) or "<integer><unit>", optionally with blanks before the unit.
+template <size_t N>
+number_status parse_with_units(std::string_view text, const unit (&units)[N], int64_t& out) {
+  text = trim(text);
+  size_t split = 0;
+  if (split < text.size() && (text[split] == '-' || text[split] == '+')) ++split;
+  while (split < text.size() && is_digit(text[split])) ++split;
+  std::string_view number = text.substr(0, split);
+  std::string_view suffix = trim(text.substr(split));
+  int64_t factor = 1;
+  if (!suffix.empty()) {
+    auto it = std::find_if(std::begin(units), std::end(units),
+                           [&](const unit& u) { return u.name == suffix; });
+    if (it == std::end(units)) return number_status::malformed;
+    factor = it->factor;
+  }
+  int64_t v = 0;
+  number_status st = parse_int64(number, v);
+  if (st != number_status::ok) return st;
+  if (__builtin_mul_overflow(v, factor, &v)) return number_status::overflow;
+  out = v;
+  return number_status::ok;
+}
+
+// Largest unit that divides the value exactly, so limits print as they would be written.
+template <size_t N>
+std::string format_with_units(int64_t v, const unit (&units)[N], std::string_view zero) {
+  if (v == 0) return std::string(zero);
+  const unit* best = nullptr;
+  for (const unit& u : units) {
+    if (v % u.factor == 0 && (best == nullptr || u.factor > best->factor)) best = &u;
+  }
+  if (best == nullptr || best->factor == 1) return fmt::format("{}{}", v, units[0].name);
+  return fmt::format("{}{}", v / best->factor, best->name);
+}
+
+std::string format_duration(int64_t ms) { return format_with_units(ms, k_duration_units, "0"); }
+std::string format_size(int64_t bytes) { return format_with_units(bytes, k_size_units, "0"); }
+
+// ---------------------------------------------------------------------------------------------
+// The keys. Each numeric key has one row: where it lives, its form, its range, and how to read and
+// write its field. Ranges are checked on load (with the line) and again in validate_config.
+
+enum class value_form { integer, duration, size };
+
+struct numeric_key {
+  std::string_view path;
+  value_form form;
+  int64_t min;
+  int64_t max;
+  int64_t (*get)(const config&);
+  void (*set)(config&, int64_t);
+};
+
+// clang-format off
+constexpr numeric_key k_numeric_keys[] = {
+  {"listen.port", value_form::integer, 1, 65535,
+   [](const config& c) -> int64_t { return c.listen_port; },
+   [](config& c, int64_t v) { c.listen_port = static_cast<uint16_t>(v); }},
+  // Linux silently caps the backlog at net.core.somaxconn; the bound only catches typos.
+  {"listen.backlog", value_form::integer, 1, 65535,
+   [](const config& c) -> int64_t { return c.listen_backlog; },
+   [](config& c, int64_t v) { c.listen_backlog = static_cast<int>(v); }},
+  {"workers", value_form::integer, 0, 128,
+   [](const config& c) -> int64_t { return c.workers; },
+   [](config& c, int64_t v) { c.workers = static_cast<int>(v); }},
+  {"redis.connect_timeout", value_form::duration, 1, k_hour,
+   [](const config& c) -> int64_t { return c.redis_connect_timeout_ms; },
+   [](config& c, int64_t v) { c.redis_connect_timeout_ms = static_cast<uint32_t>(v); }},
+  {"redis.reconnect_max", value_form::duration, 1, k_hour,
+   [](const config& c) -> int64_t { return c.redis_reconnect_max_ms; },
+   [](config& c, int64_t v) { c.redis_reconnect_max_ms = static_cast<uint32_t>(v); }},
+  // Short heartbeats are allowed so that tests can exercise timeouts in well under a second.
+  {"engineio.ping_interval", value_form::duration, 50, k_hour,
+   [](const config& c) -> int64_t { return c.ping_interval_ms; },
+   [](config& c, int64_t v) { c.ping_interval_ms = static_cast<uint32_t>(v); }},
+  {"engineio.ping_timeout", value_form::duration, 50, k_hour,
+   [](const config& c) -> int64_t { return c.ping_timeout_ms; },
+   [](config& c, int64_t v) { c.ping_timeout_ms = static_cast<uint32_t>(v); }},
+  {"engineio.max_payload", value_form::size, 1, 100 * k_mib,
+   [](const config& c) -> int64_t { return c.max_payload; },
+   [](config& c, int64_t v) { c.max_payload = static_cast<uint32_t>(v); }},
+  {"engineio.connect_timeout", value_form::duration, 50, k_hour,
+   [](const config& c) -> int64_t { return c.connect_timeout_ms; },
+   [](config& c, int64_t v) { c.connect_timeout_ms = static_cast<uint32_t>(v); }},
+  {"engineio.upgrade_timeout", value_form::duration, 50, k_hour,
+   [](const config& c) -> int64_t { return c.upgrade_timeout_ms; },
+   [](config& c, int64_t v) { c.upgrade_timeout_ms = static_cast<uint32_t>(v); }},
+  {"limits.max_connections", value_form::integer, 1, 10000000,
+   [](const config& c) -> int64_t { return c.max_connections; },
+   [](config& c, int64_t v) { c.max_connections = static_cast<uint32_t>(v); }},
+  {"limits.max_backpressure", value_form::size, k_kib, UINT32_MAX,
+   [](const config& c) -> int64_t { return c.max_backpressure; },
+   [](config& c, int64_t v) { c.max_backpressure = static_cast<uint32_t>(v); }},
+  {"limits.max_header_size", value_form::size, k_kib, k_mib,
+   [](const config& c) -> int64_t { return c.max_header_size; },
+   [](config& c, int64_t v) { c.max_header_size = static_cast<uint32_t>(v); }},
+  {"shutdown_timeout", value_form::duration, 0, k_hour,
+   [](const config& c) -> int64_t { return c.shutdown_timeout_ms; },
+   [](config& c, int64_t v) { c.shutdown_timeout_ms = static_cast<uint32_t>(v); }},
+};
+// clang-format on
+
+// Keys whose value is text (or a list of text) and have their own check.
+constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redis.key",
+                                            "engineio.allowed_origins", "log.level"};
+
+constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "log"};
+
+const numeric_key* find_numeric_key(std::string_view path) {
+  for (const numeric_key& k : k_numeric_keys) {
+    if (k.path == path) return &k;
+  }
+  return nullptr;
+}
+
+bool is_known_key(std::string_view path) {
+  return find_numeric_key(path) != nullptr ||
+         std::find(std::begin(k_text_keys), std::end(k_text_keys), path) != std::end(k_text_keys);
+}
+
+bool is_section(std::string_view name) {
+  return std::find(std::begin(k_sections), std::end(k_sections), name) != std::end(k_sections);
+}
+
+// Every known path, sections included (a section's path is its name).
+std::vector<std::string_view> all_paths() {
+  std::vector<std::string_view> paths(std::begin(k_sections), std::end(k_sections));
+  for (const numeric_key& k : k_numeric_keys) paths.push_back(k.path);
+  paths.insert(paths.end(), std::begin(k_text_keys), std::end(k_text_keys));
+  return paths;
+}
+
+std::string_view parent_of(std::string_view path) {
+  size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? std::string_view() : path.substr(0, dot);
+}
+
+std::string_view leaf_of(std::string_view path) {
+  size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? path : path.substr(dot + 1);
+}
+
+std::string range_text(const numeric_key& k) {
+  switch (k.form) {
+    case value_form::duration:
+      return fmt::format("between {} and {}", format_duration(k.min), format_duration(k.max));
+    case value_form::size:
+      if (k.max == UINT32_MAX) return fmt::format("at least {}", format_size(k.min));
+      return fmt::format("between {} and {}", format_size(k.min), format_size(k.max));
+    case value_form::integer:
+      break;
+  }
+  return fmt::format("between {} and {}", k.min, k.max);
+}
+
+std::string format_value(const numeric_key& k, int64_t v) {
+  switch (k.form) {
+    case value_form::duration:
+      return format_duration(v);
+    case value_form::size:
+      return format_size(v);
+    case value_form::integer:
+      break;
+  }
+  return std::to_string(v);
+}
+
+std::optional<std::string> check_range(const numeric_key& k, int64_t v, std::string_view shown) {
+  if (v >= k.min && v <= k.max) return std::nullopt;
+  return fmt::format("{}: must be {}, got '{}'", k.path, range_text(k), shown);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks of text values, shared by the loader and validate_config. Each returns the reason.
+
+std::optional<std::string> check_listen_address(std::string_view text) {
+  std::string s(text);
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1) {
+    return std::nullopt;
+  }
+  return fmt::format(
+      "listen.address: '{}' is not an IPv4 or IPv6 address (e.g. 0.0.0.0, 127.0.0.1, ::)", text);
+}
+
+std::optional<std::string> check_redis_key(std::string_view text) {
+  if (text.empty()) return std::string("redis.key: must not be empty");
+  if (text.find('#') != std::string_view::npos) {
+    // The adapter builds channels as "<key>#<nsp>#<room>#": a '#' in the key would be ambiguous.
+    return fmt::format("redis.key: must not contain '#', got '{}'", text);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_redis_url(std::string_view text) {
+  auto parsed = parse_redis_url(text);
+  if (parsed) return std::nullopt;
+  // The URL itself is not repeated: it may hold a password.
+  return fmt::format("redis.url: {}", parsed.error());
+}
+
+// An Origin header is "scheme://host[:port]" exactly; anything with a path (even a trailing '/')
+// could never match one, so it is refused rather than silently ignored.
+std::optional<std::string> check_origin(std::string_view text, size_t index) {
+  if (text == "*") return std::nullopt;
+  size_t sep = text.find("://");
+  bool ok = sep != std::string_view::npos && sep > 0;
+  if (ok) {
+    for (size_t i = 0; i < sep; ++i) {
+      char c = text[i];
+      bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      if (!(alpha || (i > 0 && (is_digit(c) || c == '+' || c == '-' || c == '.')))) ok = false;
+    }
+    std::string_view authority = text.substr(sep + 3);
+    if (authority.empty() || authority.find_first_of("/?#@ ") != std::string_view::npos) {
+      ok = false;
+    }
+  }
+  if (ok) return std::nullopt;
+  return fmt::format(
+      "engineio.allowed_origins[{}]: '{}' is not an origin: expected '*' or "
+      "scheme://host[:port] without a path or trailing '/'",
+      index, text);
+}
+
+constexpr std::string_view k_level_names[] = {"debug", "info", "warn", "error"};
+
+std::optional<std::string> check_log_level(std::string_view text, log::level& out) {
+  if (log::parse_level(text, out)) return std::nullopt;
+  return fmt::format("log.level: expected one of debug, info, warn, error, got '{}'", text);
+}
+
+// Optimal string alignment distance: a swapped pair ("prot" for "port") counts as one edit.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// "unknown key 'listen.prot'; did you mean 'port'?" A close name in the same section is offered
+// first; failing that, the same name in another section (e.g. 'port' at the top level).
+std::string unknown_key_reason(std::string_view section, std::string_view name) {
+  std::string path = section.empty() ? std::string(name) : fmt::format("{}.{}", section, name);
+  std::string reason = fmt::format("unknown key '{}'", path);
+  std::string_view best;
+  size_t best_distance = SIZE_MAX;
+  std::string_view elsewhere;
+  for (std::string_view known : all_paths()) {
+    std::string_view leaf = leaf_of(known);
+    if (parent_of(known) == section) {
+      size_t dist = edit_distance(name, leaf);
+      size_t allowed = std::max<size_t>(1, leaf.size() / 3);
+      if (dist <= allowed && dist < best_distance) {
+        best = leaf;
+        best_distance = dist;
+      }
+    } else if (leaf == name && elsewhere.empty()) {
+      elsewhere = known;
+    }
+  }
+  if (!best.empty()) {
+    reason += fmt::format("; did you mean '{}'?", best);
+  } else if (!elsewhere.empty() && parent_of(elsewhere).empty()) {
+    reason += fmt::format("; '{}' belongs at the top level", elsewhere);
+  } else if (!elsewhere.empty()) {
+    reason += fmt::format("; did you mean '{}'?", elsewhere);
+  }
+  return reason;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loader: walks the YAML tree in file order and stops at the first mistake.
+
+int line_of(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 0; }
+
+std::string describe_node(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return fmt::format("'{}'", n.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "an undefined value";
+}
+
+class loader {
+ public:
+  explicit loader(const std::string& name) : name_(name) {}
+
+  expected<config, config_error> load(const std::string& text) {
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(text);
+    } catch (const YAML::Exception& e) {
+      return unexpected{config_error{name_, line_of(e.mark), fmt::format("invalid YAML: {}", e.msg)}};
+    }
+    if (docs.size() > 1) {
+      return unexpected{fail(docs[1], "expected one YAML document, found a second one")};
+    }
+    if (!docs.empty()) {
+      if (auto err = load_top(docs[0])) return unexpected{std::move(*err)};
+    }
+    // The per-key checks have passed; what is left are the rules across keys, and the URL parse.
+    return validate_config(std::move(cfg_), name_);
+  }
+
+ private:
+  config_error error_at(const YAML::Mark& mark, std::string reason) const {
+    return config_error{name_, line_of(mark), std::move(reason)};
+  }
+  config_error fail(const YAML::Node& at, std::string reason) const {
+    return error_at(at.Mark(), std::move(reason));
+  }
+
+  std::optional<config_error> load_top(const YAML::Node& top) {
+    if (top.IsNull()) return std::nullopt;
+    if (!top.IsMap()) {
+      return fail(top, fmt::format("the top level must be a mapping of keys (listen:, redis:, ...), "
+                                   "got {}",
+                                   describe_node(top)));
+    }
+    return load_mapping(top, "");
+  }
+
+  // One mapping level: the top level (section "") or one section.
+  std::optional<config_error> load_mapping(const YAML::Node& map, std::string_view section) {
+    std::set<std::string> seen;
+    for (const auto& kv : map) {
+      const YAML::Node& key = kv.first;
+      const YAML::Node& value = kv.second;
+      if (!key.IsScalar()) {
+        return fail(key, fmt::format("expected a key name, got {}", describe_node(key)));
+      }
+      const std::string& name = key.Scalar();
+      std::string path = section.empty() ? name : fmt::format("{}.{}", section, name);
+      if (!seen.insert(name).second) {
+        return fail(key, fmt::format("duplicate key '{}'", path));
+      }
+      if (section.empty() && is_section(name)) {
+        if (value.IsNull()) continue;  // a section whose keys are all commented out
+        if (!value.IsMap()) {
+          return fail(value, fmt::format("{}: expected a mapping of keys, got {}", path,
+                                         describe_node(value)));
+        }
+        if (auto err = load_mapping(value, name)) return err;
+        continue;
+      }
+      if (!is_known_key(path)) return fail(key, unknown_key_reason(section, name));
+      if (auto err = load_key(path, key, value)) return err;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<config_error> load_key(const std::string& path, const YAML::Node& key,
+                                       const YAML::Node& value) {
+    if (path == "engineio.allowed_origins") return load_origins(value);
+    // A null value's mark points at whatever follows it; the key's line is the useful one.
+    const YAML::Mark mark = value.IsNull() ? key.Mark() : value.Mark();
+    if (const numeric_key* k = find_numeric_key(path)) {
+      if (!value.IsScalar()) {
+        return error_at(mark, fmt::format("{}: expected {}, got {}", path, expected_text(*k),
+                                          describe_node(value)));
+      }
+      const std::string& text = value.Scalar();
+      int64_t v = 0;
+      number_status st = k->form == value_form::integer ? parse_int64(trim(text), v)
+                         : k->form == value_form::duration
+                             ? parse_with_units(text, k_duration_units, v)
+                             : parse_with_units(text, k_size_units, v);
+      if (st == number_status::malformed) {
+        return error_at(mark, fmt::format("{}: expected {}, got '{}'", path, expected_text(*k), text));
+      }
+      if (st == number_status::overflow) v = INT64_MAX;  // out of every range, reported below
+      if (auto reason = check_range(*k, v, text)) return error_at(mark, std::move(*reason));
+      k->set(cfg_, v);
+      return std::nullopt;
+    }
+    if (!value.IsScalar()) {
+      return error_at(mark, fmt::format("{}: expected a string, got {}", path, describe_node(value)));
+    }
+    const std::string& text = value.Scalar();
+    std::optional<std::string> reason;
+    if (path == "listen.address") {
+      reason = check_listen_address(text);
+      cfg_.listen_address = text;
+    } else if (path == "redis.url") {
+      reason = check_redis_url(text);
+      cfg_.redis_url = text;
+    } else if (path == "redis.key") {
+      reason = check_redis_key(text);
+      cfg_.redis_key = text;
+    } else if (path == "log.level") {
+      reason = check_log_level(text, cfg_.log_level);
+    }
+    if (reason) return error_at(mark, std::move(*reason));
+    return std::nullopt;
+  }
+
+  std::optional<config_error> load_origins(const YAML::Node& value) {
+    cfg_.allowed_origins.clear();
+    if (value.IsNull()) return std::nullopt;  // every origin commented out: no CORS
+    if (!value.IsSequence()) {
+      return fail(value, fmt::format("engineio.allowed_origins: expected a list of origins, got {}",
+                                     describe_node(value)));
+    }
+    size_t index = 0;
+    for (const YAML::Node& item : value) {
+      if (!item.IsScalar()) {
+        return fail(item, fmt::format("engineio.allowed_origins[{}]: expected a string, got {}",
+                                      index, describe_node(item)));
+      }
+      if (auto reason = check_origin(item.Scalar(), index)) return fail(item, std::move(*reason));
+      cfg_.allowed_origins.push_back(item.Scalar());
+      ++index;
+    }
+    return std::nullopt;
+  }
+
+  static std::string expected_text(const numeric_key& k) {
+    switch (k.form) {
+      case value_form::duration:
+        return "a duration (milliseconds, or a whole number with unit ms, s, m or h)";
+      case value_form::size:
+        return "a size (bytes, or a whole number with unit B, kB, KiB, MB, MiB, GB or GiB)";
+      case value_form::integer:
+        break;
+    }
+    return "an integer";
+  }
+
+  std::string name_;
+  config cfg_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Redis URLs.
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes `in`; `what` names the part for the error.
+expected<std::string> percent_decode(std::string_view in, std::string_view what) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    int hi = i + 2 < in.size() ? hex_value(in[i + 1]) : -1;
+    int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
+    if (hi < 0 || lo < 0) {
+      return unexpected{fmt::format("bad percent-escape in the {} (expected %XX with two hex digits)",
+                                    what)};
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<std::string> parse_db(std::string_view text, int& out) {
+  int64_t v = 0;
+  if (text.empty() || text.front() == '-' || text.front() == '+' ||
+      parse_int64(text, v) != number_status::ok || v > INT_MAX) {
+    return fmt::format("database '{}' is not a non-negative integer", text);
+  }
+  out = static_cast<int>(v);
+  return std::nullopt;
+}
+
+constexpr std::string_view k_url_forms =
+    "expected redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]";
+
+expected<redis_endpoint> parse_unix_url(std::string_view rest) {
+  redis_endpoint ep;
+  ep.host.clear();
+  ep.port = 0;
+  std::string_view path = rest;
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    path = rest.substr(0, q);
+    query = rest.substr(q + 1);
+  }
+  if (path.empty()) return unexpected{std::string("missing socket path (unix:///path/to/redis.sock)")};
+  if (path.front() != '/') {
+    return unexpected{std::string(
+        "the socket path must be absolute: unix:///path (three slashes), not unix://path")};
+  }
+  auto decoded = percent_decode(path, "socket path");
+  if (!decoded) return unexpected{decoded.error()};
+  if (decoded->size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return unexpected{fmt::format("the socket path is longer than {} bytes",
+                                  sizeof(sockaddr_un{}.sun_path) - 1)};
+  }
+  ep.unix_path = std::move(*decoded);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.empty()) continue;
+    size_t eq = param.find('=');
+    std::string_view name = param.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
+    if (name == "db") {
+      if (auto reason = parse_db(value, ep.db)) return unexpected{std::move(*reason)};
+    } else if (name == "password") {
+      auto pw = percent_decode(value, "password");
+      if (!pw) return unexpected{pw.error()};
+      ep.password = std::move(*pw);
+    } else {
+      return unexpected{fmt::format("unknown parameter '{}' (unix URLs take db and password)", name)};
+    }
+  }
+  return ep;
+}
+
+bool is_host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
+         c == '.' || c == '_';
+}
+
+expected<redis_endpoint> parse_tcp_url(std::string_view rest) {
+  redis_endpoint ep;
+  size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  std::string_view tail = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+
+  // The last '@' ends the credentials, so an unescaped '@' in a password still works.
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    size_t colon = userinfo.find(':');
+    if (colon == std::string_view::npos) {
+      return unexpected{std::string(
+          "credentials must be written ':password@' or 'user:password@' (no ':' found)")};
+    }
+    auto user = percent_decode(userinfo.substr(0, colon), "user name");
+    if (!user) return unexpected{user.error()};
+    // The endpoint has no user field: only Redis' default user (plain AUTH password) is possible.
+    if (!user->empty() && *user != "default") {
+      return unexpected{fmt::format(
+          "user '{}' is not supported: chatd authenticates as the default user only (:password@)",
+          *user)};
+    }
+    auto password = percent_decode(userinfo.substr(colon + 1), "password");
+    if (!password) return unexpected{password.error()};
+    ep.password = std::move(*password);
+  }
+
+  std::string_view host;
+  std::string_view port_text;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return unexpected{std::string("missing ']' after the IPv6 address")};
+    }
+    host = authority.substr(1, close - 1);
+    std::string h(host);
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET6, h.c_str(), buf) != 1) {
+      return unexpected{fmt::format("'{}' is not an IPv6 address", host)};
+    }
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        return unexpected{fmt::format("unexpected '{}' after the IPv6 address", after)};
+      }
+      has_port = true;
+      port_text = after.substr(1);
+    }
+  } else {
+    size_t colon = authority.find(':');
+    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+      return unexpected{std::string("IPv6 addresses must be in brackets, e.g. redis://[::1]:6379")};
+    }
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
+    if (!host.empty() && !std::all_of(host.begin(), host.end(), is_host_char)) {
+      return unexpected{fmt::format("invalid character in host '{}'", host)};
+    }
+  }
+  if (host.empty()) return unexpected{fmt::format("missing host ({})", k_url_forms)};
+  ep.host = std::string(host);
+
+  if (has_port) {
+    int64_t port = 0;
+    if (port_text.empty()) return unexpected{std::string("missing port after ':'")};
+    if (!std::all_of(port_text.begin(), port_text.end(), is_digit) ||
+        parse_int64(port_text, port) != number_status::ok) {
+      return unexpected{fmt::format("port '{}' is not a number", port_text)};
+    }
+    if (port < 1 || port > 65535) {
+      return unexpected{fmt::format("port {} is out of range (1-65535)", port_text)};
+    }
+    ep.port = static_cast<uint16_t>(port);
+  }
+
+  if (!tail.empty() && tail.front() != '/') {
+    return unexpected{fmt::format("unexpected '{}': redis:// URLs take no query or fragment", tail)};
+  }
+  if (tail.size() > 1) {
+    std::string_view db = tail.substr(1);
+    if (db.find('/') != std::string_view::npos || db.find_first_of("?#") != std::string_view::npos) {
+      return unexpected{fmt::format("unexpected path '{}': only a database number may follow the "
+                                    "host (/db)",
+                                    tail)};
+    }
+    if (auto reason = parse_db(db, ep.db)) return unexpected{std::move(*reason)};
+  }
+  return ep;
+}
+
+expected<redis_endpoint> parse_redis_url_unchecked(std::string_view url) {
+  constexpr std::string_view redis_scheme = "redis://";
+  constexpr std::string_view unix_scheme = "unix://";
+  if (url.empty()) return unexpected{fmt::format("empty URL ({})", k_url_forms)};
+  if (url.starts_with(unix_scheme)) return parse_unix_url(url.substr(unix_scheme.size()));
+  if (url.starts_with(redis_scheme)) return parse_tcp_url(url.substr(redis_scheme.size()));
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return unexpected{fmt::format("no scheme ({})", k_url_forms)};
+  std::string_view scheme = url.substr(0, sep);
+  if (scheme == "rediss") return unexpected{std::string("TLS (rediss://) is not supported")};
+  return unexpected{fmt::format("unsupported scheme '{}' ({})", scheme, k_url_forms)};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Public functions: each catches at its boundary (yaml-cpp throws; allocation can).
+
+expected<redis_endpoint> parse_redis_url(std::string_view url) {
+  try {
+    return parse_redis_url_unchecked(url);
+  } catch (const std::exception& e) {
+    return unexpected{fmt::format("cannot parse the URL: {}", e.what())};
+  }
+}
+
+std::string redis_endpoint::describe() const {
+  try {
+    if (!unix_path.empty()) {
+      std::string out = "unix://" + unix_path;
+      char sep = '?';
+      if (db != 0) {
+        out += fmt::format("{}db={}", sep, db);
+        sep = '&';
+      }
+      if (!password.empty()) out += fmt::format("{}password=***", sep);
+      return out;
+    }
+    std::string h = host.find(':') != std::string::npos ? fmt::format("[{}]", host) : host;
+    return fmt::format("redis://{}{}:{}{}", password.empty() ? "" : ":***@", h, port,
+                       db != 0 ? fmt::format("/{}", db) : std::string());
+  } catch (const std::exception&) {
+    return "redis://?";  // only allocation can fail here; a log line must not throw
+  }
+}
+
+int config::worker_count() const {
+  if (workers > 0) return workers;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  // Same ceiling as an explicit `workers`, so a huge machine does not fork past what is tested.
+  return static_cast<int>(std::clamp<long>(cpus, 1, 128));
+}
+
+std::string config_error::message() const {
+  try {
+    if (line > 0) return fmt::format("{}:{}: {}", file, line, reason);
+    return fmt::format("{}: {}", file, reason);
+  } catch (const std::exception&) {
+    return reason;
+  }
+}
+
+expected<config, config_error> load_config_string(const std::string& text, const std::string& name) {
+  try {
+    return loader(name).load(text);
+  } catch (const std::exception& e) {
+    return unexpected{config_error{name, 0, fmt::format("cannot load: {}", e.what())}};
+  }
+}
+
+expected<config, config_error> load_config_file(const std::string& path) {
+  // A config file is a few KiB; the cap keeps a wrong path (a device, a log) from being slurped.
+  constexpr size_t k_max_file_size = 1024 * 1024;
+  try {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return unexpected{config_error{path, 0, fmt::format("cannot open: {}", strerror(errno))}};
+    }
+    std::string text;
+    char buf[16384];
+    int err = 0;
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        err = errno;
+        break;
+      }
+      if (n == 0) break;
+      text.append(buf, static_cast<size_t>(n));
+      if (text.size() > k_max_file_size) {
+        ::close(fd);
+        return unexpected{config_error{
+            path, 0, fmt::format("file is larger than {}; is this a config file?",
+                                 format_size(k_max_file_size))}};
+      }
+    }
+    ::close(fd);
+    if (err != 0) return unexpected{config_error{path, 0, fmt::format("cannot read: {}", strerror(err))}};
+    return load_config_string(text, path);
+  } catch (const std::exception& e) {
+    return unexpected{config_error{path, 0, fmt::format("cannot load: {}", e.what())}};
+  }
+}
+
+expected<config, config_error> validate_config(config c, const std::string& source) {
+  try {
+    auto fail = [&](std::string reason) {
+      return unexpected{config_error{source, 0, std::move(reason)}};
+    };
+    for (const numeric_key& k : k_numeric_keys) {
+      int64_t v = k.get(c);
+      if (auto reason = check_range(k, v, format_value(k, v))) return fail(std::move(*reason));
+    }
+    if (auto reason = check_listen_address(c.listen_address)) return fail(std::move(*reason));
+    if (auto reason = check_redis_key(c.redis_key)) return fail(std::move(*reason));
+    for (size_t i = 0; i < c.allowed_origins.size(); ++i) {
+      if (auto reason = check_origin(c.allowed_origins[i], i)) return fail(std::move(*reason));
+    }
+    int level = static_cast<int>(c.log_level);
+    if (level < 0 || level >= static_cast<int>(std::size(k_level_names))) {
+      return fail(fmt::format("log.level: {} is not a log level", level));
+    }
+    // Heartbeats: ranges already demand both be positive; a zero would mean a timer that fires
+    // continuously, so it is stated here too in case the ranges are ever widened.
+    if (c.ping_interval_ms == 0 || c.ping_timeout_ms == 0) {
+      return fail("engineio.ping_interval and engineio.ping_timeout must both be positive");
+    }
+    auto endpoint = parse_redis_url(c.redis_url);
+    if (!endpoint) return fail(fmt::format("redis.url: {}", endpoint.error()));
+    c.redis = std::move(*endpoint);
+    return c;
+  } catch (const std::exception& e) {
+    return unexpected{config_error{source, 0, fmt::format("cannot validate: {}", e.what())}};
+  }
+}
+
+}  // namespace chatd

@@ -1,0 +1,970 @@
+// Unit tests of the configuration loader: defaults, every key and value form, each kind of error
+// with its exact line, Redis URLs, and that the shipped etc/chatd.yaml equals the built-in defaults.
+
+#include "common/config.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+using namespace chatd;
+
+namespace {
+
+config load_ok(const std::string& yaml) {
+  auto r = load_config_string(yaml, "test.yaml");
+  INFO(yaml);
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message()));
+  return *r;
+}
+
+config_error load_error(const std::string& yaml) {
+  auto r = load_config_string(yaml, "test.yaml");
+  INFO(yaml);
+  REQUIRE_FALSE(r.has_value());
+  return r.error();
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+redis_endpoint url_ok(const std::string& url) {
+  auto r = parse_redis_url(url);
+  INFO(url);
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error()));
+  return *r;
+}
+
+std::string url_error(const std::string& url) {
+  auto r = parse_redis_url(url);
+  INFO(url);
+  REQUIRE_FALSE(r.has_value());
+  return r.error();
+}
+
+// Field by field, so a failure names the field and prints both values.
+void check_equal(const config& a, const config& b) {
+  CHECK(a.listen_address == b.listen_address);
+  CHECK(a.listen_port == b.listen_port);
+  CHECK(a.listen_backlog == b.listen_backlog);
+  CHECK(a.workers == b.workers);
+  CHECK(a.redis_url == b.redis_url);
+  CHECK(a.redis.host == b.redis.host);
+  CHECK(a.redis.port == b.redis.port);
+  CHECK(a.redis.unix_path == b.redis.unix_path);
+  CHECK(a.redis.password == b.redis.password);
+  CHECK(a.redis.db == b.redis.db);
+  CHECK(a.redis_key == b.redis_key);
+  CHECK(a.redis_connect_timeout_ms == b.redis_connect_timeout_ms);
+  CHECK(a.redis_reconnect_max_ms == b.redis_reconnect_max_ms);
+  CHECK(a.ping_interval_ms == b.ping_interval_ms);
+  CHECK(a.ping_timeout_ms == b.ping_timeout_ms);
+  CHECK(a.max_payload == b.max_payload);
+  CHECK(a.connect_timeout_ms == b.connect_timeout_ms);
+  CHECK(a.upgrade_timeout_ms == b.upgrade_timeout_ms);
+  CHECK(a.allowed_origins == b.allowed_origins);
+  CHECK(a.max_connections == b.max_connections);
+  CHECK(a.max_backpressure == b.max_backpressure);
+  CHECK(a.max_header_size == b.max_header_size);
+  CHECK(a.shutdown_timeout_ms == b.shutdown_timeout_ms);
+  CHECK(a.log_level == b.log_level);
+}
+
+// A file in /tmp removed when the test ends.
+struct temp_file {
+  std::string path;
+  explicit temp_file(const std::string& text) {
+    char name[] = "/tmp/chatd_test_config_XXXXXX";
+    int fd = mkstemp(name);
+    REQUIRE(fd >= 0);
+    path = name;
+    REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+    close(fd);
+  }
+  ~temp_file() { unlink(path.c_str()); }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Defaults and the shipped file
+
+TEST_CASE("a default-constructed config has the documented defaults") {
+  config c;
+  CHECK(c.listen_address == "0.0.0.0");
+  CHECK(c.listen_port == 8000);
+  CHECK(c.listen_backlog == 4096);
+  CHECK(c.workers == 0);
+  CHECK(c.redis_url == "redis://127.0.0.1:6379");
+  CHECK(c.redis.host == "127.0.0.1");
+  CHECK(c.redis.port == 6379);
+  CHECK(c.redis_key == "socket.io");
+  CHECK(c.redis_connect_timeout_ms == 2000);
+  CHECK(c.redis_reconnect_max_ms == 5000);
+  CHECK(c.ping_interval_ms == 25000);
+  CHECK(c.ping_timeout_ms == 20000);
+  CHECK(c.max_payload == 1000000);
+  CHECK(c.connect_timeout_ms == 45000);
+  CHECK(c.upgrade_timeout_ms == 10000);
+  CHECK(c.allowed_origins.empty());
+  CHECK(c.max_connections == 100000);
+  CHECK(c.max_backpressure == 1048576);
+  CHECK(c.max_header_size == 8192);
+  CHECK(c.shutdown_timeout_ms == 10000);
+  CHECK(c.log_level == log::level::info);
+}
+
+TEST_CASE("loading etc/chatd.yaml gives the built-in defaults") {
+  auto r = load_config_file(CHATD_SOURCE_DIR "/etc/chatd.yaml");
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message()));
+  check_equal(*r, config{});
+}
+
+TEST_CASE("an empty file means all defaults") { check_equal(load_ok(""), config{}); }
+
+TEST_CASE("a file of only comments means all defaults") {
+  check_equal(load_ok("# nothing set\n\n   # still nothing\n"), config{});
+}
+
+TEST_CASE("an empty section means its defaults") {
+  check_equal(load_ok("listen:\nredis:\n"), config{});
+}
+
+TEST_CASE("the default config validates") {
+  auto r = validate_config(config{}, "<defaults>");
+  REQUIRE(r.has_value());
+  check_equal(*r, config{});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every key
+
+TEST_CASE("every key is parsed into its field") {
+  config c = load_ok(R"(
+listen:
+  address: "::1"
+  port: 9001
+  backlog: 128
+workers: 3
+redis:
+  url: redis://:pw@10.0.0.5:6380/2
+  key: chat
+  connect_timeout: 750ms
+  reconnect_max: 3s
+engineio:
+  ping_interval: 1s
+  ping_timeout: 2s
+  max_payload: 64KiB
+  connect_timeout: 3s
+  upgrade_timeout: 4s
+  allowed_origins: ["https://chat.example.com", "http://localhost:3000", "*"]
+limits:
+  max_connections: 5000
+  max_backpressure: 2MiB
+  max_header_size: 16KiB
+shutdown_timeout: 30s
+log:
+  level: debug
+)");
+  CHECK(c.listen_address == "::1");
+  CHECK(c.listen_port == 9001);
+  CHECK(c.listen_backlog == 128);
+  CHECK(c.workers == 3);
+  CHECK(c.redis_url == "redis://:pw@10.0.0.5:6380/2");
+  CHECK(c.redis.host == "10.0.0.5");
+  CHECK(c.redis.port == 6380);
+  CHECK(c.redis.password == "pw");
+  CHECK(c.redis.db == 2);
+  CHECK(c.redis_key == "chat");
+  CHECK(c.redis_connect_timeout_ms == 750);
+  CHECK(c.redis_reconnect_max_ms == 3000);
+  CHECK(c.ping_interval_ms == 1000);
+  CHECK(c.ping_timeout_ms == 2000);
+  CHECK(c.max_payload == 65536);
+  CHECK(c.connect_timeout_ms == 3000);
+  CHECK(c.upgrade_timeout_ms == 4000);
+  CHECK(c.allowed_origins ==
+        std::vector<std::string>{"https://chat.example.com", "http://localhost:3000", "*"});
+  CHECK(c.max_connections == 5000);
+  CHECK(c.max_backpressure == 2097152);
+  CHECK(c.max_header_size == 16384);
+  CHECK(c.shutdown_timeout_ms == 30000);
+  CHECK(c.log_level == log::level::debug);
+}
+
+TEST_CASE("keys left out keep their defaults") {
+  config c = load_ok("listen:\n  port: 9000\n");
+  CHECK(c.listen_port == 9000);
+  CHECK(c.listen_address == "0.0.0.0");
+  CHECK(c.ping_interval_ms == 25000);
+}
+
+TEST_CASE("each log level is accepted") {
+  CHECK(load_ok("log: {level: debug}").log_level == log::level::debug);
+  CHECK(load_ok("log: {level: info}").log_level == log::level::info);
+  CHECK(load_ok("log: {level: warn}").log_level == log::level::warn);
+  CHECK(load_ok("log: {level: error}").log_level == log::level::error);
+}
+
+TEST_CASE("allowed_origins with no items means no CORS") {
+  CHECK(load_ok("engineio:\n  allowed_origins:\n").allowed_origins.empty());
+}
+
+TEST_CASE("a quoted number is accepted where a number belongs") {
+  CHECK(load_ok("listen:\n  port: \"9000\"\n").listen_port == 9000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durations
+
+TEST_CASE("a duration given as an integer is milliseconds") {
+  CHECK(load_ok("engineio: {ping_interval: 1500}").ping_interval_ms == 1500);
+}
+
+TEST_CASE("a duration accepts the ms unit") {
+  CHECK(load_ok("engineio: {ping_interval: 500ms}").ping_interval_ms == 500);
+}
+
+TEST_CASE("a duration accepts the s unit") {
+  CHECK(load_ok("engineio: {ping_interval: 25s}").ping_interval_ms == 25000);
+}
+
+TEST_CASE("a duration accepts the m unit") {
+  CHECK(load_ok("engineio: {ping_interval: 2m}").ping_interval_ms == 120000);
+}
+
+TEST_CASE("a duration accepts the h unit") {
+  CHECK(load_ok("engineio: {ping_interval: 1h}").ping_interval_ms == 3600000);
+}
+
+TEST_CASE("a duration accepts a blank between number and unit") {
+  CHECK(load_ok("engineio: {ping_interval: 3 s}").ping_interval_ms == 3000);
+}
+
+TEST_CASE("a duration with an unknown unit is refused") {
+  config_error e = load_error("engineio:\n  ping_interval: 5sec\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "engineio.ping_interval: expected a duration"));
+  CHECK(contains(e.reason, "got '5sec'"));
+}
+
+TEST_CASE("a fractional duration is refused") {
+  config_error e = load_error("engineio:\n  ping_interval: 1.5s\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "expected a duration"));
+}
+
+TEST_CASE("a duration without a number is refused") {
+  config_error e = load_error("shutdown_timeout: s\n");
+  CHECK(e.line == 1);
+  CHECK(contains(e.reason, "shutdown_timeout: expected a duration"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes
+
+TEST_CASE("a size given as an integer is bytes") {
+  CHECK(load_ok("engineio: {max_payload: 12345}").max_payload == 12345);
+}
+
+TEST_CASE("a size accepts the B unit") {
+  CHECK(load_ok("engineio: {max_payload: 100B}").max_payload == 100);
+}
+
+TEST_CASE("a size accepts the KiB unit") {
+  CHECK(load_ok("engineio: {max_payload: 64KiB}").max_payload == 65536);
+}
+
+TEST_CASE("a size accepts the MiB unit") {
+  CHECK(load_ok("engineio: {max_payload: 1MiB}").max_payload == 1048576);
+}
+
+TEST_CASE("a size accepts the GiB unit") {
+  CHECK(load_ok("limits: {max_backpressure: 1GiB}").max_backpressure == 1073741824u);
+}
+
+TEST_CASE("a size accepts the decimal kB unit") {
+  CHECK(load_ok("engineio: {max_payload: 1000kB}").max_payload == 1000000);
+}
+
+TEST_CASE("a size accepts the decimal MB unit") {
+  CHECK(load_ok("engineio: {max_payload: 1MB}").max_payload == 1000000);
+}
+
+TEST_CASE("a size accepts the decimal GB unit") {
+  CHECK(load_ok("limits: {max_backpressure: 2GB}").max_backpressure == 2000000000u);
+}
+
+TEST_CASE("an ambiguous size unit is refused") {
+  config_error e = load_error("engineio:\n  max_payload: 64KB\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "engineio.max_payload: expected a size"));
+  CHECK(contains(e.reason, "got '64KB'"));
+}
+
+TEST_CASE("a size past 32 bits is out of range") {
+  config_error e = load_error("limits:\n  max_backpressure: 4GiB\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "limits.max_backpressure: must be at least 1KiB, got '4GiB'");
+}
+
+TEST_CASE("a size whose multiplication overflows is out of range") {
+  config_error e = load_error("limits:\n  max_backpressure: 99999999999999999GiB\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "limits.max_backpressure: must be at least 1KiB"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Syntax and shape errors
+
+TEST_CASE("a YAML syntax error reports the parser's line") {
+  config_error e = load_error("listen:\n  port: 8000\n  backlog: a: b\nworkers: 1\n");
+  CHECK(e.file == "test.yaml");
+  CHECK(e.line == 3);
+  CHECK(e.reason == "invalid YAML: illegal map value");
+}
+
+TEST_CASE("an undefined YAML alias is a syntax error on its line") {
+  config_error e = load_error("workers: 1\nshutdown_timeout: *nope\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "invalid YAML"));
+}
+
+TEST_CASE("a truncated flow list is a syntax error") {
+  config_error e = load_error("engineio:\n  allowed_origins: [\"https://a.example\"");
+  CHECK(e.line > 0);
+  CHECK(contains(e.reason, "invalid YAML: end of sequence flow not found"));
+}
+
+TEST_CASE("a bad indentation is a syntax error on its line") {
+  config_error e = load_error("listen:\n  port: 8000\n address: 0.0.0.0\n");
+  CHECK(e.line == 3);
+  CHECK(contains(e.reason, "invalid YAML"));
+}
+
+TEST_CASE("a second YAML document is refused") {
+  config_error e = load_error("workers: 1\n---\nworkers: 2\n");
+  CHECK(e.line == 3);
+  CHECK(contains(e.reason, "one YAML document"));
+}
+
+TEST_CASE("a top level that is a list is refused") {
+  config_error e = load_error("- listen\n- redis\n");
+  CHECK(e.line == 1);
+  CHECK(contains(e.reason, "the top level must be a mapping"));
+  CHECK(contains(e.reason, "got a list"));
+}
+
+TEST_CASE("a top level that is a scalar is refused") {
+  config_error e = load_error("hello\n");
+  CHECK(e.line == 1);
+  CHECK(contains(e.reason, "the top level must be a mapping"));
+  CHECK(contains(e.reason, "got 'hello'"));
+}
+
+TEST_CASE("a section that is not a mapping is refused") {
+  config_error e = load_error("workers: 1\nlisten: 8000\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "listen: expected a mapping of keys, got '8000'");
+}
+
+TEST_CASE("a duplicate key is refused at its second occurrence") {
+  config_error e = load_error("listen:\n  port: 1000\n  port: 2000\n");
+  CHECK(e.line == 3);
+  CHECK(e.reason == "duplicate key 'listen.port'");
+}
+
+TEST_CASE("a duplicate section is refused") {
+  config_error e = load_error("listen:\n  port: 1000\nworkers: 1\nlisten:\n  backlog: 5\n");
+  CHECK(e.line == 4);
+  CHECK(e.reason == "duplicate key 'listen'");
+}
+
+TEST_CASE("a key that is not a scalar is refused") {
+  config_error e = load_error("listen:\n  ? [a, b]\n  : 1\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "expected a key name"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unknown keys
+
+TEST_CASE("an unknown key names its full path") {
+  config_error e = load_error("listen:\n  port: 8000\n  colour: blue\n");
+  CHECK(e.line == 3);
+  CHECK(e.reason == "unknown key 'listen.colour'");
+}
+
+TEST_CASE("an unknown key close to a known one gets a suggestion") {
+  config_error e = load_error("listen:\n  address: 0.0.0.0\n  prot: 8000\n");
+  CHECK(e.line == 3);
+  CHECK(e.reason == "unknown key 'listen.prot'; did you mean 'port'?");
+}
+
+TEST_CASE("a misspelt section gets a suggestion") {
+  config_error e = load_error("workers: 2\nlisen:\n  port: 8000\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "unknown key 'lisen'; did you mean 'listen'?");
+}
+
+TEST_CASE("a section key at the top level suggests its full path") {
+  config_error e = load_error("port: 8000\n");
+  CHECK(e.line == 1);
+  CHECK(e.reason == "unknown key 'port'; did you mean 'listen.port'?");
+}
+
+TEST_CASE("a top-level key inside a section says where it belongs") {
+  config_error e = load_error("listen:\n  workers: 2\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "unknown key 'listen.workers'; 'workers' belongs at the top level");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wrong types
+
+TEST_CASE("a word where an integer belongs is refused") {
+  config_error e = load_error("listen:\n  port: abc\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "listen.port: expected an integer, got 'abc'");
+}
+
+TEST_CASE("a list where an integer belongs is refused") {
+  config_error e = load_error("workers:\n  - 1\n  - 2\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "workers: expected an integer, got a list");
+}
+
+TEST_CASE("an empty value where an integer belongs is refused on the key's line") {
+  config_error e = load_error("listen:\n  port:\n  backlog: 5\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "listen.port: expected an integer, got nothing");
+}
+
+TEST_CASE("a hexadecimal integer is refused") {
+  config_error e = load_error("workers: 0x10\n");
+  CHECK(e.line == 1);
+  CHECK(e.reason == "workers: expected an integer, got '0x10'");
+}
+
+TEST_CASE("a mapping where a string belongs is refused") {
+  config_error e = load_error("redis:\n  key:\n    a: b\n");
+  CHECK(e.line == 3);
+  CHECK(e.reason == "redis.key: expected a string, got a mapping");
+}
+
+TEST_CASE("allowed_origins that is not a list is refused") {
+  config_error e = load_error("engineio:\n  allowed_origins: https://a.example\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "engineio.allowed_origins: expected a list of origins"));
+}
+
+TEST_CASE("an origin with a trailing slash is refused") {
+  config_error e = load_error("engineio:\n  allowed_origins:\n    - https://a.example\n"
+                              "    - https://b.example/\n");
+  CHECK(e.line == 4);
+  CHECK(contains(e.reason, "engineio.allowed_origins[1]: 'https://b.example/' is not an origin"));
+}
+
+TEST_CASE("an origin without a scheme is refused") {
+  config_error e = load_error("engineio:\n  allowed_origins: [a.example]\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "'a.example' is not an origin"));
+}
+
+TEST_CASE("an unknown log level is refused") {
+  config_error e = load_error("log:\n  level: verbose\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "log.level: expected one of debug, info, warn, error, got 'verbose'");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ranges
+
+TEST_CASE("port 0 is out of range") {
+  config_error e = load_error("listen:\n  port: 0\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "listen.port: must be between 1 and 65535, got '0'");
+}
+
+TEST_CASE("port 65536 is out of range") {
+  config_error e = load_error("listen:\n  port: 65536\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "listen.port: must be between 1 and 65535, got '65536'");
+}
+
+TEST_CASE("ports 1 and 65535 are accepted") {
+  CHECK(load_ok("listen: {port: 1}").listen_port == 1);
+  CHECK(load_ok("listen: {port: 65535}").listen_port == 65535);
+}
+
+TEST_CASE("a huge integer is out of range, not wrapped") {
+  config_error e = load_error("listen:\n  port: 99999999999999999999999\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "listen.port: must be between 1 and 65535"));
+}
+
+TEST_CASE("backlog 0 is out of range") {
+  config_error e = load_error("listen:\n  backlog: 0\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "listen.backlog: must be between 1 and 65535, got '0'");
+}
+
+TEST_CASE("workers 129 is out of range") {
+  config_error e = load_error("workers: 129\n");
+  CHECK(e.line == 1);
+  CHECK(e.reason == "workers: must be between 0 and 128, got '129'");
+}
+
+TEST_CASE("negative workers are out of range") {
+  config_error e = load_error("\nworkers: -1\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "workers: must be between 0 and 128, got '-1'");
+}
+
+TEST_CASE("workers 128 is accepted") { CHECK(load_ok("workers: 128").workers == 128); }
+
+TEST_CASE("ping_interval below 50ms is out of range") {
+  config_error e = load_error("engineio:\n  ping_interval: 49ms\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "engineio.ping_interval: must be between 50ms and 1h, got '49ms'");
+}
+
+TEST_CASE("ping_interval above 1h is out of range") {
+  config_error e = load_error("engineio:\n  ping_interval: 61m\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "engineio.ping_interval: must be between 50ms and 1h, got '61m'");
+}
+
+TEST_CASE("ping_timeout of zero is out of range") {
+  config_error e = load_error("engineio:\n  ping_timeout: 0\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "engineio.ping_timeout: must be between 50ms and 1h, got '0'");
+}
+
+TEST_CASE("heartbeats of 50ms are accepted so tests can exercise timeouts") {
+  config c = load_ok("engineio: {ping_interval: 50ms, ping_timeout: 50}");
+  CHECK(c.ping_interval_ms == 50);
+  CHECK(c.ping_timeout_ms == 50);
+}
+
+TEST_CASE("max_payload of zero is out of range") {
+  config_error e = load_error("engineio:\n  max_payload: 0\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "engineio.max_payload: must be between 1B and 100MiB, got '0'");
+}
+
+TEST_CASE("max_payload above 100MiB is out of range") {
+  config_error e = load_error("engineio:\n  max_payload: 104857601\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "engineio.max_payload: must be between 1B and 100MiB, got '104857601'");
+}
+
+TEST_CASE("max_payload of 100MiB is accepted") {
+  CHECK(load_ok("engineio: {max_payload: 100MiB}").max_payload == 104857600u);
+}
+
+TEST_CASE("max_connections of zero is out of range") {
+  config_error e = load_error("limits:\n  max_connections: 0\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "limits.max_connections: must be between 1 and 10000000, got '0'");
+}
+
+TEST_CASE("max_connections above ten million is out of range") {
+  config_error e = load_error("limits:\n  max_connections: 10000001\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "limits.max_connections: must be between 1 and 10000000, got '10000001'");
+}
+
+TEST_CASE("max_backpressure below 1KiB is out of range") {
+  config_error e = load_error("limits:\n  max_backpressure: 1023\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "limits.max_backpressure: must be at least 1KiB, got '1023'");
+}
+
+TEST_CASE("max_backpressure of 1KiB is accepted") {
+  CHECK(load_ok("limits: {max_backpressure: 1KiB}").max_backpressure == 1024);
+}
+
+TEST_CASE("max_header_size below 1KiB is out of range") {
+  config_error e = load_error("limits:\n  max_header_size: 1000\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "limits.max_header_size: must be between 1KiB and 1MiB, got '1000'");
+}
+
+TEST_CASE("max_header_size above 1MiB is out of range") {
+  config_error e = load_error("limits:\n  max_header_size: 2MiB\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "limits.max_header_size: must be between 1KiB and 1MiB, got '2MiB'");
+}
+
+TEST_CASE("shutdown_timeout of zero is accepted") {
+  CHECK(load_ok("shutdown_timeout: 0").shutdown_timeout_ms == 0);
+}
+
+TEST_CASE("shutdown_timeout above 1h is out of range") {
+  config_error e = load_error("shutdown_timeout: 3600001\n");
+  CHECK(e.line == 1);
+  CHECK(e.reason == "shutdown_timeout: must be between 0 and 1h, got '3600001'");
+}
+
+TEST_CASE("a negative duration is out of range") {
+  config_error e = load_error("redis:\n  connect_timeout: -5s\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "redis.connect_timeout: must be between 1ms and 1h, got '-5s'");
+}
+
+TEST_CASE("an empty redis key is refused") {
+  config_error e = load_error("redis:\n  key: \"\"\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "redis.key: must not be empty");
+}
+
+TEST_CASE("a redis key with '#' is refused") {
+  config_error e = load_error("redis:\n  url: redis://127.0.0.1\n  key: \"a#b\"\n");
+  CHECK(e.line == 3);
+  CHECK(e.reason == "redis.key: must not contain '#', got 'a#b'");
+}
+
+TEST_CASE("a listen address that is not an IP literal is refused") {
+  config_error e = load_error("listen:\n  address: localhost\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "listen.address: 'localhost' is not an IPv4 or IPv6 address"));
+}
+
+TEST_CASE("a bad redis url in a file is reported on its line") {
+  config_error e = load_error("workers: 1\nredis:\n  key: k\n  url: redis://host:port\n");
+  CHECK(e.line == 4);
+  CHECK(e.reason == "redis.url: port 'port' is not a number");
+}
+
+TEST_CASE("a redis url error does not repeat the password") {
+  config_error e = load_error("redis:\n  url: redis://:s3cret@host:x\n");
+  CHECK(e.line == 2);
+  CHECK_FALSE(contains(e.reason, "s3cret"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and messages
+
+TEST_CASE("a config file is read from disk") {
+  temp_file f("listen:\n  port: 8123\n");
+  auto r = load_config_file(f.path);
+  REQUIRE(r.has_value());
+  CHECK(r->listen_port == 8123);
+}
+
+TEST_CASE("an error in a file names the file") {
+  temp_file f("listen:\n  port: 0\n");
+  auto r = load_config_file(f.path);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().file == f.path);
+  CHECK(r.error().line == 2);
+  CHECK(r.error().message() == f.path + ":2: listen.port: must be between 1 and 65535, got '0'");
+}
+
+TEST_CASE("a missing file reports strerror") {
+  auto r = load_config_file("/nonexistent/chatd.yaml");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().file == "/nonexistent/chatd.yaml");
+  CHECK(r.error().line == 0);
+  CHECK(r.error().reason == std::string("cannot open: ") + strerror(ENOENT));
+}
+
+TEST_CASE("a directory given as the file reports strerror") {
+  auto r = load_config_file("/tmp");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().line == 0);
+  CHECK(r.error().reason == std::string("cannot read: ") + strerror(EISDIR));
+}
+
+TEST_CASE("an error message has file, line and reason") {
+  config_error e{"a.yaml", 7, "bad thing"};
+  CHECK(e.message() == "a.yaml:7: bad thing");
+}
+
+TEST_CASE("an error message without a line has file and reason") {
+  config_error e{"<command line>", 0, "bad thing"};
+  CHECK(e.message() == "<command line>: bad thing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate_config
+
+TEST_CASE("validate_config parses redis_url into the endpoint") {
+  config c;
+  c.redis_url = "redis://:pw@redis.internal:7000/3";
+  auto r = validate_config(c, "<command line>");
+  REQUIRE(r.has_value());
+  CHECK(r->redis.host == "redis.internal");
+  CHECK(r->redis.port == 7000);
+  CHECK(r->redis.password == "pw");
+  CHECK(r->redis.db == 3);
+}
+
+TEST_CASE("validate_config names the source of a bad redis url") {
+  config c;
+  c.redis_url = "http://x";
+  auto r = validate_config(c, "<command line>");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().file == "<command line>");
+  CHECK(r.error().line == 0);
+  CHECK(contains(r.error().reason, "redis.url: unsupported scheme 'http'"));
+}
+
+TEST_CASE("validate_config refuses workers out of range") {
+  config c;
+  c.workers = 500;
+  auto r = validate_config(c, "<command line>");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message() == "<command line>: workers: must be between 0 and 128, got '500'");
+}
+
+TEST_CASE("validate_config refuses port 0") {
+  config c;
+  c.listen_port = 0;
+  auto r = validate_config(c, "<command line>");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().reason == "listen.port: must be between 1 and 65535, got '0'");
+}
+
+TEST_CASE("validate_config refuses a zero ping interval") {
+  config c;
+  c.ping_interval_ms = 0;
+  auto r = validate_config(c, "x");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().reason == "engineio.ping_interval: must be between 50ms and 1h, got '0'");
+}
+
+TEST_CASE("validate_config accepts IPv4 and IPv6 listen addresses") {
+  for (const char* addr : {"0.0.0.0", "127.0.0.1", "::", "::1", "fe80::1:2"}) {
+    config c;
+    c.listen_address = addr;
+    INFO(addr);
+    CHECK(validate_config(c, "x").has_value());
+  }
+}
+
+TEST_CASE("validate_config refuses a listen address that is not an IP literal") {
+  for (const char* addr : {"", "localhost", "1.2.3", "256.0.0.1", "[::1]", "::1%lo"}) {
+    config c;
+    c.listen_address = addr;
+    INFO(addr);
+    auto r = validate_config(c, "x");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(contains(r.error().reason, "listen.address"));
+  }
+}
+
+TEST_CASE("validate_config refuses an out-of-range log level") {
+  config c;
+  c.log_level = static_cast<log::level>(7);
+  auto r = validate_config(c, "x");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(contains(r.error().reason, "log.level"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// worker_count
+
+TEST_CASE("worker_count is workers when set") {
+  config c;
+  c.workers = 5;
+  CHECK(c.worker_count() == 5);
+}
+
+TEST_CASE("worker_count is the number of online CPUs when workers is 0") {
+  config c;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  CHECK(c.worker_count() == std::clamp<long>(cpus, 1, 128));
+  CHECK(c.worker_count() >= 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis URLs
+
+TEST_CASE("a redis url with only a host takes the default port and db") {
+  redis_endpoint ep = url_ok("redis://cache.local");
+  CHECK(ep.host == "cache.local");
+  CHECK(ep.port == 6379);
+  CHECK(ep.db == 0);
+  CHECK(ep.password.empty());
+  CHECK(ep.unix_path.empty());
+}
+
+TEST_CASE("a redis url with host, port and db") {
+  redis_endpoint ep = url_ok("redis://10.1.2.3:6380/5");
+  CHECK(ep.host == "10.1.2.3");
+  CHECK(ep.port == 6380);
+  CHECK(ep.db == 5);
+}
+
+TEST_CASE("a redis url with a trailing slash means db 0") {
+  CHECK(url_ok("redis://h:1/").db == 0);
+}
+
+TEST_CASE("a redis url with a password") {
+  redis_endpoint ep = url_ok("redis://:secret@h:6379");
+  CHECK(ep.password == "secret");
+  CHECK(ep.host == "h");
+}
+
+TEST_CASE("a redis url with the default user and a password") {
+  CHECK(url_ok("redis://default:secret@h").password == "secret");
+}
+
+TEST_CASE("a redis url with another user is refused") {
+  CHECK(contains(url_error("redis://alice:secret@h"), "user 'alice' is not supported"));
+}
+
+TEST_CASE("a redis url password is percent-decoded") {
+  CHECK(url_ok("redis://:p%40ss%3Aw%2Fd%25@h").password == "p@ss:w/d%");
+}
+
+TEST_CASE("a redis url password may hold an unescaped '@'") {
+  CHECK(url_ok("redis://:a@b@h").password == "a@b");
+}
+
+TEST_CASE("a redis url with a bad percent-escape is refused") {
+  CHECK(contains(url_error("redis://:p%4@h"), "bad percent-escape in the password"));
+  CHECK(contains(url_error("redis://:p%zz@h"), "bad percent-escape in the password"));
+}
+
+TEST_CASE("a redis url with credentials but no ':' is refused") {
+  CHECK(contains(url_error("redis://secret@h"), "credentials must be written"));
+}
+
+TEST_CASE("a redis url with an IPv6 host in brackets") {
+  redis_endpoint ep = url_ok("redis://[::1]:6390/1");
+  CHECK(ep.host == "::1");
+  CHECK(ep.port == 6390);
+  CHECK(ep.db == 1);
+  CHECK(url_ok("redis://[fe80::2]").port == 6379);
+}
+
+TEST_CASE("a redis url with an IPv6 host without brackets is refused") {
+  CHECK(contains(url_error("redis://::1:6379"), "IPv6 addresses must be in brackets"));
+}
+
+TEST_CASE("a redis url with an unclosed bracket is refused") {
+  CHECK(url_error("redis://[::1:6379") == "missing ']' after the IPv6 address");
+}
+
+TEST_CASE("a redis url with a bracketed non-IPv6 host is refused") {
+  CHECK(url_error("redis://[foo]:1") == "'foo' is not an IPv6 address");
+}
+
+TEST_CASE("a redis url with garbage after the bracket is refused") {
+  CHECK(contains(url_error("redis://[::1]x"), "unexpected 'x' after the IPv6 address"));
+}
+
+TEST_CASE("a redis url without a host is refused") {
+  CHECK(contains(url_error("redis://"), "missing host"));
+  CHECK(contains(url_error("redis://:6379"), "missing host"));
+  CHECK(contains(url_error("redis://:pw@/0"), "missing host"));
+}
+
+TEST_CASE("a redis url with an empty port is refused") {
+  CHECK(url_error("redis://h:") == "missing port after ':'");
+}
+
+TEST_CASE("a redis url with a non-numeric port is refused") {
+  CHECK(url_error("redis://h:abc") == "port 'abc' is not a number");
+  CHECK(url_error("redis://h:-1") == "port '-1' is not a number");
+}
+
+TEST_CASE("a redis url with a port out of range is refused") {
+  CHECK(url_error("redis://h:0") == "port 0 is out of range (1-65535)");
+  CHECK(url_error("redis://h:65536") == "port 65536 is out of range (1-65535)");
+}
+
+TEST_CASE("a redis url with a bad db is refused") {
+  CHECK(url_error("redis://h/abc") == "database 'abc' is not a non-negative integer");
+  CHECK(url_error("redis://h/-1") == "database '-1' is not a non-negative integer");
+}
+
+TEST_CASE("a redis url with a longer path is refused") {
+  CHECK(contains(url_error("redis://h/0/x"), "unexpected path '/0/x'"));
+}
+
+TEST_CASE("a redis url with a query is refused") {
+  CHECK(contains(url_error("redis://h:1?db=2"), "redis:// URLs take no query"));
+}
+
+TEST_CASE("a redis url with a bad host character is refused") {
+  CHECK(url_error("redis://ho st") == "invalid character in host 'ho st'");
+}
+
+TEST_CASE("an empty redis url is refused") { CHECK(contains(url_error(""), "empty URL")); }
+
+TEST_CASE("a redis url without a scheme is refused") {
+  CHECK(contains(url_error("127.0.0.1:6379"), "no scheme"));
+}
+
+TEST_CASE("a redis url with another scheme is refused") {
+  CHECK(contains(url_error("http://h"), "unsupported scheme 'http'"));
+}
+
+TEST_CASE("a rediss url says TLS is not supported") {
+  CHECK(url_error("rediss://h") == "TLS (rediss://) is not supported");
+}
+
+TEST_CASE("a unix url gives the socket path") {
+  redis_endpoint ep = url_ok("unix:///run/redis/redis.sock");
+  CHECK(ep.unix_path == "/run/redis/redis.sock");
+  CHECK(ep.db == 0);
+}
+
+TEST_CASE("a unix url takes db as a query parameter") {
+  redis_endpoint ep = url_ok("unix:///tmp/r.sock?db=4");
+  CHECK(ep.unix_path == "/tmp/r.sock");
+  CHECK(ep.db == 4);
+}
+
+TEST_CASE("a unix url takes a percent-decoded password parameter") {
+  redis_endpoint ep = url_ok("unix:///tmp/r.sock?db=1&password=a%26b");
+  CHECK(ep.password == "a&b");
+  CHECK(ep.db == 1);
+}
+
+TEST_CASE("a unix url with a relative path is refused") {
+  CHECK(contains(url_error("unix://tmp/r.sock"), "must be absolute"));
+}
+
+TEST_CASE("a unix url without a path is refused") {
+  CHECK(contains(url_error("unix://"), "missing socket path"));
+}
+
+TEST_CASE("a unix url with an unknown parameter is refused") {
+  CHECK(contains(url_error("unix:///tmp/r.sock?timeout=5"), "unknown parameter 'timeout'"));
+}
+
+TEST_CASE("a unix url with a bad db is refused") {
+  CHECK(url_error("unix:///tmp/r.sock?db=x") == "database 'x' is not a non-negative integer");
+}
+
+TEST_CASE("a unix url with a path too long for sockaddr_un is refused") {
+  CHECK(contains(url_error("unix:///" + std::string(200, 'a')), "socket path is longer than"));
+}
+
+TEST_CASE("describe masks the password") {
+  redis_endpoint ep = url_ok("redis://:secret@h:6380/2");
+  CHECK(ep.describe() == "redis://:***@h:6380/2");
+}
+
+TEST_CASE("describe without a password is the plain url") {
+  CHECK(url_ok("redis://127.0.0.1").describe() == "redis://127.0.0.1:6379");
+}
+
+TEST_CASE("describe brackets an IPv6 host") {
+  CHECK(url_ok("redis://[::1]:7000").describe() == "redis://[::1]:7000");
+}
+
+TEST_CASE("describe of a unix endpoint masks the password") {
+  CHECK(url_ok("unix:///tmp/r.sock?db=2&password=x").describe() ==
+        "unix:///tmp/r.sock?db=2&password=***");
+}
