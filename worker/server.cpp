@@ -14,6 +14,8 @@ namespace {
 // One read buffer for every connection of the worker: reads are consumed inside their callback,
 // so idle connections carry no receive buffer at all.
 constexpr size_t k_read_buffer = 64 * 1024;
+// Base64 characters 0-1 of a sid carry the slot byte; from character 2 on they are random.
+constexpr size_t sid_random_offset = 2;
 
 }  // namespace
 
@@ -35,7 +37,8 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   deadline_.data = this;
   ping_frame_ = make_text_frame({"2"});
 
-  std::string uid = eio::make_sid(slot_).substr(0, 6);
+  // 6 characters like the adapter's uid2(6), taken past the sid's slot-bearing first bytes.
+  std::string uid = eio::make_sid(slot_).substr(sid_random_offset, 6);
   bus::callbacks cb;
   cb.on_broadcast = [this](const wire::broadcast& b) { chat_->on_bus(b); };
   cb.on_state = [this](bool up) { stats_.bus_up.store(up ? 1 : 0, std::memory_order_relaxed); };
