@@ -1,0 +1,448 @@
+// Socket.IO v5 packets: the decoder with the reference parser's rules (socket.io-parser
+// `decodeString` + `isPacketValid`), a small scanner that cuts an EVENT's arguments out of its
+// JSON without building anything, and the server-side encoders. Every chat message passes
+// through parse() and split_event(), so they do not allocate in steady state (an event name too
+// long for std::string's inline buffer aside): JSON is validated by simdjson with a parser and a
+// padded copy buffer kept per thread, which grow to the largest packet seen and stay.
+
+#include "common/socketio.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+
+#include "common/url_query.h"
+
+namespace chatd::sio {
+
+namespace {
+
+// Event names the reference decoder refuses (they mean something to Socket.IO or EventEmitter).
+constexpr std::array<std::string_view, 6> reserved_events = {
+    "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"};
+
+// socket.io-parser's default `maxAttachments`.
+constexpr uint32_t max_attachments = 10;
+
+// Largest ack id accepted: Number.MAX_SAFE_INTEGER, the largest the reference keeps exactly.
+constexpr int64_t max_ack_id = (int64_t{1} << 53) - 1;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool fail(std::string* why, const char* reason) {
+  if (why != nullptr) *why = reason;
+  return false;
+}
+
+// --- JSON validation ---------------------------------------------------------------------------
+
+bool hex4(const char* p, uint32_t& v) {
+  v = 0;
+  for (int k = 0; k < 4; ++k) {
+    char c = p[k];
+    int d = c >= '0' && c <= '9' ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0) return false;
+    v = (v << 4) | static_cast<uint32_t>(d);
+  }
+  return true;
+}
+
+// JSON.parse accepts escapes of unpaired UTF-16 surrogates (JSON.stringify writes "\ud83d" for a
+// JS string cut in the middle of an emoji); simdjson 3.0 refuses them. In our copy such an escape
+// becomes "\ufffd": same length, and the document is otherwise exactly as valid as before.
+void neutralize_lone_surrogates(char* p, size_t n) {
+  char* end = p + n;
+  char* q = p;
+  while (q < end && (q = static_cast<char*>(std::memchr(q, '\\', static_cast<size_t>(end - q))))) {
+    if (end - q < 6 || q[1] != 'u') {
+      q += 2;  // another escape (or a truncated one: the parser will refuse it)
+      continue;
+    }
+    uint32_t v;
+    if (!hex4(q + 2, v)) {
+      q += 2;
+      continue;
+    }
+    if (v >= 0xD800 && v <= 0xDBFF) {
+      uint32_t lo;
+      if (end - q >= 12 && q[6] == '\\' && q[7] == 'u' && hex4(q + 8, lo) && lo >= 0xDC00 &&
+          lo <= 0xDFFF) {
+        q += 12;  // a proper pair
+        continue;
+      }
+      std::memcpy(q + 2, "fffd", 4);
+    } else if (v >= 0xDC00 && v <= 0xDFFF) {
+      std::memcpy(q + 2, "fffd", 4);
+    }
+    q += 6;
+  }
+}
+
+// simdjson reads up to SIMDJSON_PADDING bytes past the end of its input; the packet text is a
+// view into someone else's buffer, so it is copied into this one, which only ever grows.
+class padded_scratch {
+ public:
+  char* copy(std::string_view text) {
+    size_t need = text.size() + simdjson::SIMDJSON_PADDING;
+    if (need > capacity_) {
+      capacity_ = std::max(need, capacity_ * 2);
+      buf_ = std::make_unique<char[]>(capacity_);
+    }
+    std::memcpy(buf_.get(), text.data(), text.size());
+    std::memset(buf_.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+    return buf_.get();
+  }
+
+ private:
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
+};
+
+bool is_reserved(std::string_view name) {
+  for (auto r : reserved_events) {
+    if (name == r) return true;
+  }
+  return false;
+}
+
+bool is_number(simdjson::dom::element_type t) {
+  using simdjson::dom::element_type;
+  return t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE;
+}
+
+// Parses `data` as one JSON document and applies the reference's isDataValid() for `type`.
+bool valid_data(packet_type type, std::string_view data, std::string* why) {
+  using simdjson::dom::element_type;
+  thread_local simdjson::dom::parser parser;
+  thread_local padded_scratch scratch;
+
+  char* buf = scratch.copy(data);
+  neutralize_lone_surrogates(buf, data.size());
+  simdjson::dom::element root;
+  if (parser.parse(buf, data.size(), false).get(root) != simdjson::SUCCESS) {
+    return fail(why, "invalid JSON");
+  }
+  element_type t = root.type();
+  switch (type) {
+    case packet_type::connect:
+      return t == element_type::OBJECT || fail(why, "CONNECT payload must be an object");
+    case packet_type::disconnect:
+      return fail(why, "DISCONNECT must have no payload");
+    case packet_type::connect_error:
+      return t == element_type::STRING || t == element_type::OBJECT ||
+             fail(why, "CONNECT_ERROR payload must be a string or an object");
+    case packet_type::event:
+    case packet_type::binary_event: {
+      simdjson::dom::array args;
+      if (root.get_array().get(args) != simdjson::SUCCESS) {
+        return fail(why, "EVENT payload must be an array");
+      }
+      auto it = args.begin();
+      if (it == args.end()) return fail(why, "EVENT payload must not be empty");
+      simdjson::dom::element name = *it;
+      if (is_number(name.type())) return true;
+      std::string_view text;
+      if (name.get_string().get(text) != simdjson::SUCCESS) {
+        return fail(why, "EVENT name must be a string or a number");
+      }
+      return !is_reserved(text) || fail(why, "EVENT name is reserved");
+    }
+    case packet_type::ack:
+    case packet_type::binary_ack:
+      return t == element_type::ARRAY || fail(why, "ACK payload must be an array");
+  }
+  return fail(why, "unknown packet type");
+}
+
+}  // namespace
+
+// --- decoder -----------------------------------------------------------------------------------
+
+std::optional<packet> parse(std::string_view text, std::string* why) {
+  packet p;
+  if (text.empty() || text[0] < '0' || text[0] > '6') {
+    fail(why, "unknown packet type");
+    return std::nullopt;
+  }
+  p.type = static_cast<packet_type>(text[0] - '0');
+  size_t i = 1;
+
+  if (p.type == packet_type::binary_event || p.type == packet_type::binary_ack) {
+    // "<n>-": the number of binary attachments that follow, 1..max_attachments.
+    size_t start = i;
+    uint32_t n = 0;
+    for (; i < text.size() && is_digit(text[i]); ++i) {
+      n = std::min<uint32_t>(n * 10 + static_cast<uint32_t>(text[i] - '0'), max_attachments + 1);
+    }
+    if (i == start || i >= text.size() || text[i] != '-' || n < 1 || n > max_attachments) {
+      fail(why, "illegal attachments");
+      return std::nullopt;
+    }
+    p.attachments = n;
+    ++i;
+  }
+
+  if (i < text.size() && text[i] == '/') {
+    // The namespace runs to the comma, or to the end of the text ("40/custom").
+    size_t comma = text.find(',', i);
+    if (comma == std::string_view::npos) {
+      p.nsp = text.substr(i);
+      i = text.size();
+    } else {
+      p.nsp = text.substr(i, comma - i);
+      i = comma + 1;
+    }
+  }
+
+  if (i < text.size() && is_digit(text[i])) {
+    int64_t id = 0;
+    for (; i < text.size() && is_digit(text[i]); ++i) {
+      id = id * 10 + (text[i] - '0');
+      if (id > max_ack_id) {
+        fail(why, "ack id too large");
+        return std::nullopt;
+      }
+    }
+    p.ack_id = id;
+  }
+
+  p.data = text.substr(i);
+  if (p.data.empty()) {
+    // Only CONNECT (auth defaults to {}) and DISCONNECT may come without data.
+    if (p.type == packet_type::connect || p.type == packet_type::disconnect) return p;
+    fail(why, "missing payload");
+    return std::nullopt;
+  }
+  if (p.type == packet_type::disconnect) {
+    fail(why, "DISCONNECT must have no payload");
+    return std::nullopt;
+  }
+  if (!valid_data(p.type, p.data, why)) return std::nullopt;
+  return p;
+}
+
+// --- EVENT arguments ---------------------------------------------------------------------------
+
+namespace {
+
+// Walks JSON that simdjson already validated, so it only tracks strings and nesting; still, it
+// never reads past the end, and says so (returns npos) if the text is not what it expects.
+class json_scanner {
+ public:
+  explicit json_scanner(std::string_view s) : s_(s) {}
+
+  size_t pos() const { return i_; }
+  bool at_end() const { return i_ >= s_.size(); }
+  char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+  void advance() { ++i_; }
+
+  void skip_ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+
+  // With i_ on an opening quote: moves past the closing one. False if the string never ends.
+  bool skip_string() {
+    size_t from = i_ + 1;
+    while (true) {
+      const void* hit = from < s_.size() ? std::memchr(s_.data() + from, '"', s_.size() - from)
+                                         : nullptr;
+      if (hit == nullptr) return false;
+      size_t q = static_cast<size_t>(static_cast<const char*>(hit) - s_.data());
+      // The quote is escaped when an odd number of backslashes precede it.
+      size_t backslashes = 0;
+      while (q - backslashes > i_ + 1 && s_[q - backslashes - 1] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) {
+        i_ = q + 1;
+        return true;
+      }
+      from = q + 1;
+    }
+  }
+
+  // Moves past one value of any kind. False on text it cannot make sense of.
+  bool skip_value() {
+    char c = peek();
+    if (c == '"') return skip_string();
+    if (c == '[' || c == '{') {
+      size_t depth = 0;
+      while (i_ < s_.size()) {
+        char d = s_[i_];
+        if (d == '"') {
+          if (!skip_string()) return false;
+          continue;
+        }
+        if (d == '[' || d == '{') ++depth;
+        if (d == ']' || d == '}') {
+          if (--depth == 0) {
+            ++i_;
+            return true;
+          }
+        }
+        ++i_;
+      }
+      return false;
+    }
+    // A number or a literal: up to the next delimiter.
+    size_t start = i_;
+    while (i_ < s_.size()) {
+      char d = s_[i_];
+      if (d == ',' || d == ']' || d == '}' || d == ' ' || d == '\t' || d == '\n' || d == '\r') {
+        break;
+      }
+      ++i_;
+    }
+    return i_ > start;
+  }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+bool read_hex4(std::string_view s, size_t at, uint32_t& v) {
+  return at + 4 <= s.size() && hex4(s.data() + at, v);
+}
+
+// Unescapes the body of a JSON string literal (quotes excluded). A lone surrogate escape cannot
+// be written as UTF-8 and becomes U+FFFD.
+bool unescape_json_string(std::string_view body, std::string& out) {
+  out.clear();
+  out.reserve(body.size());
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (c != '\\') {
+      out.push_back(c);
+      continue;
+    }
+    if (++i >= body.size()) return false;
+    switch (body[i]) {
+      case '"': out.push_back('"'); break;
+      case '\\': out.push_back('\\'); break;
+      case '/': out.push_back('/'); break;
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'u': {
+        uint32_t cp;
+        if (!read_hex4(body, i + 1, cp)) return false;
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          uint32_t lo;
+          if (i + 2 < body.size() && body[i + 1] == '\\' && body[i + 2] == 'u' &&
+              read_hex4(body, i + 3, lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 6;
+          } else {
+            cp = 0xFFFD;
+          }
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          cp = 0xFFFD;
+        }
+        append_utf8(out, cp);
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<event_args> split_event(std::string_view data) {
+  json_scanner sc(data);
+  event_args ev;
+  sc.skip_ws();
+  if (sc.peek() != '[') return std::nullopt;
+  sc.advance();
+  sc.skip_ws();
+
+  size_t name_start = sc.pos();
+  char c = sc.peek();
+  if (c == '"') {
+    if (!sc.skip_string()) return std::nullopt;
+    std::string_view body = data.substr(name_start + 1, sc.pos() - name_start - 2);
+    if (!unescape_json_string(body, ev.name)) return std::nullopt;
+  } else if (c == '-' || is_digit(c)) {
+    if (!sc.skip_value()) return std::nullopt;
+    ev.name.assign(data.substr(name_start, sc.pos() - name_start));
+  } else {
+    return std::nullopt;
+  }
+
+  while (true) {
+    sc.skip_ws();
+    char d = sc.peek();
+    if (d == ']') return ev;
+    if (d != ',') return std::nullopt;
+    sc.advance();
+    sc.skip_ws();
+    size_t start = sc.pos();
+    if (sc.at_end() || !sc.skip_value()) return std::nullopt;
+    if (ev.argc == 0) ev.first_arg = data.substr(start, sc.pos() - start);
+    ++ev.argc;
+  }
+}
+
+// --- encoders ----------------------------------------------------------------------------------
+
+// Binary types get no "<n>-" count here (the signature has no room for one): the server side
+// never sends binary packets.
+std::string encode(packet_type type, std::string_view nsp, std::string_view data, int64_t ack_id) {
+  bool named = !nsp.empty() && nsp != "/";
+  std::string out;
+  out.reserve(2 + (named ? nsp.size() + 1 : 0) + (ack_id >= 0 ? 20 : 0) + data.size());
+  out.push_back('4');
+  out.push_back(static_cast<char>('0' + static_cast<int>(type)));
+  if (named) {
+    out.append(nsp);
+    out.push_back(',');
+  }
+  if (ack_id >= 0) out.append(std::to_string(ack_id));
+  out.append(data);
+  return out;
+}
+
+std::string encode_event(std::string_view event, std::string_view arg_json) {
+  std::string out;
+  out.reserve(8 + event.size() + arg_json.size());
+  out.append("42[");
+  append_json_string(out, event);
+  if (!arg_json.empty()) {
+    out.push_back(',');
+    out.append(arg_json);
+  }
+  out.push_back(']');
+  return out;
+}
+
+}  // namespace chatd::sio

@@ -1,0 +1,227 @@
+// URL query strings as Socket.IO servers see them: Engine.IO parses the handshake query with
+// Node's `querystring.parse`, and the chat sends it back to clients (the `login` event) as
+// `JSON.stringify(socket.handshake.query)`. This file reproduces both, byte for byte, because
+// clients of the Node server may depend on the exact text.
+
+#include "common/url_query.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <unordered_map>
+
+#include "common/utf8.h"
+
+namespace chatd {
+
+namespace {
+
+// querystring.parse's default `maxKeys`: pieces after the first 1000 are ignored (this also
+// bounds the work one request can cause).
+constexpr size_t max_pieces = 1000;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Length of the longest prefix of `s` that starts a well-formed UTF-8 sequence (at least 1): the
+// "maximal subpart" that the WHATWG decoder (V8's, so Node's) replaces with one U+FFFD.
+size_t utf8_sequence_or_subpart(std::string_view s, bool& valid) {
+  auto c = static_cast<unsigned char>(s[0]);
+  valid = false;
+  size_t need = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c < 0x80) {
+    valid = true;
+    return 1;
+  } else if (c >= 0xC2 && c <= 0xDF) {
+    need = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 2;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 3;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 1;
+  }
+  size_t i = 1;
+  for (; i <= need; ++i) {
+    if (i >= s.size()) return i;
+    auto b = static_cast<unsigned char>(s[i]);
+    if (i == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) return i;
+  }
+  valid = true;
+  return i;
+}
+
+// Node turns the decoded bytes into a JS string with Buffer#toString: every ill-formed sequence
+// becomes U+FFFD. Doing the same keeps whatever we echo back valid UTF-8 (a WebSocket text frame
+// that is not would make the client drop the connection).
+void replace_invalid_utf8(std::string& s) {
+  if (valid_utf8(s)) return;
+  std::string out;
+  out.reserve(s.size() + 8);
+  std::string_view rest = s;
+  while (!rest.empty()) {
+    bool valid = false;
+    size_t n = utf8_sequence_or_subpart(rest, valid);
+    if (valid) {
+      out.append(rest.substr(0, n));
+    } else {
+      out.append("\xEF\xBF\xBD");
+    }
+    rest.remove_prefix(n);
+  }
+  s = std::move(out);
+}
+
+// querystring.unescape: '+' is a space, %XX a byte, and a '%' not followed by two hex digits is
+// kept as it is.
+std::string decode_component(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+               hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  replace_invalid_utf8(out);
+  return out;
+}
+
+// A canonical array index ("0", or no leading zero, below 2^32 - 1): V8 lists such keys first,
+// in numeric order, whatever order they were added in, and JSON.stringify follows that order.
+bool array_index(std::string_view key, uint64_t& value) {
+  if (key.empty() || key.size() > 10 || (key.size() > 1 && key[0] == '0')) return false;
+  value = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value < 0xFFFFFFFFull;
+}
+
+}  // namespace
+
+const std::string* url_query::get(std::string_view key) const {
+  for (const auto& [k, v] : params) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+std::string url_query::to_json() const {
+  // One entry per distinct key, at its first appearance; `next` chains a key's later values.
+  constexpr size_t none = static_cast<size_t>(-1);
+  struct key_entry {
+    size_t first;  // index into params
+    size_t last;
+    uint64_t index;
+    bool is_index;
+  };
+  std::vector<key_entry> keys;
+  std::vector<size_t> next(params.size(), none);
+  std::unordered_map<std::string_view, size_t> entry_of;  // key -> index into keys
+  keys.reserve(params.size());
+  entry_of.reserve(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto [it, added] = entry_of.try_emplace(params[i].first, keys.size());
+    if (!added) {
+      key_entry& e = keys[it->second];
+      next[e.last] = i;
+      e.last = i;
+      continue;
+    }
+    key_entry e{i, i, 0, false};
+    e.is_index = array_index(params[i].first, e.index);
+    keys.push_back(e);
+  }
+  // Array-index keys first, ascending; the others keep their order.
+  auto named = std::stable_partition(keys.begin(), keys.end(), [](auto& e) { return e.is_index; });
+  std::sort(keys.begin(), named, [](auto& a, auto& b) { return a.index < b.index; });
+
+  std::string out = "{";
+  for (const auto& e : keys) {
+    if (out.size() > 1) out.push_back(',');
+    append_json_string(out, params[e.first].first);
+    out.push_back(':');
+    if (e.first == e.last) {
+      append_json_string(out, params[e.first].second);
+      continue;
+    }
+    out.push_back('[');
+    for (size_t i = e.first; i != none; i = next[i]) {
+      if (i != e.first) out.push_back(',');
+      append_json_string(out, params[i].second);
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+  return out;
+}
+
+url_query parse_url_query(std::string_view query) {
+  url_query q;
+  size_t pieces = 0;
+  size_t start = 0;
+  while (start <= query.size() && pieces < max_pieces) {
+    size_t end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view piece = query.substr(start, end - start);
+    start = end + 1;
+    ++pieces;
+    if (piece.empty()) continue;  // "a&&b": nothing between the separators
+    size_t eq = piece.find('=');
+    std::string_view key = piece.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
+    q.params.emplace_back(decode_component(key), decode_component(value));
+  }
+  return q;
+}
+
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;  // start of the bytes copied as they are
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.substr(run, i - run));
+    run = i + 1;
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default: {
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+        out.append(esc, sizeof esc);
+      }
+    }
+  }
+  out.append(s.substr(run));
+  out.push_back('"');
+}
+
+}  // namespace chatd

@@ -1,0 +1,178 @@
+// Engine.IO text pieces: session ids and their slot, the open packet, handshake errors,
+// polling payloads and base64.
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/engineio.h"
+
+namespace eio = chatd::eio;
+
+namespace {
+
+bool in_sid_alphabet(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+}  // namespace
+
+// --- session ids -----------------------------------------------------------------------------
+
+TEST_CASE("eio: a sid is 20 base64url characters") {
+  for (unsigned slot : {0u, 1u, 63u, 64u, 200u, 255u}) {
+    auto sid = eio::make_sid(slot);
+    CHECK(sid.size() == eio::sid_length);
+    for (char c : sid) CHECK_MESSAGE(in_sid_alphabet(c), "sid ", sid);
+  }
+}
+
+TEST_CASE("eio: sid_slot gives back the slot of every sid, for slots 0..255") {
+  for (unsigned slot = 0; slot < 256; ++slot) {
+    auto sid = eio::make_sid(slot);
+    auto back = eio::sid_slot(sid);
+    REQUIRE_MESSAGE(back.has_value(), "sid ", sid);
+    CHECK(*back == slot);
+  }
+}
+
+TEST_CASE("eio: sids are random") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) seen.insert(eio::make_sid(7));
+  CHECK(seen.size() == 1000);
+}
+
+TEST_CASE("eio: sid_slot decodes the first byte of a known id") {
+  // 15 bytes 0xFF 0x00…: "_w" + 18 × 'A'; 0x01 0x00…: "AQ" + 18 × 'A'.
+  CHECK(eio::sid_slot("_w" + std::string(18, 'A')) == 255u);
+  CHECK(eio::sid_slot("AQ" + std::string(18, 'A')) == 1u);
+  CHECK(eio::sid_slot(std::string(20, 'A')) == 0u);
+}
+
+TEST_CASE("eio: sid_slot rejects ids of the wrong length") {
+  auto sid = eio::make_sid(3);
+  CHECK_FALSE(eio::sid_slot("").has_value());
+  CHECK_FALSE(eio::sid_slot(sid.substr(0, 19)).has_value());
+  CHECK_FALSE(eio::sid_slot(sid + "A").has_value());
+  CHECK_FALSE(eio::sid_slot(sid + sid).has_value());
+}
+
+TEST_CASE("eio: sid_slot rejects characters outside base64url") {
+  for (char bad : {'+', '/', '=', ' ', '.', '%', '\0', '\x80', '\xFF'}) {
+    std::string sid(20, 'A');
+    sid[5] = bad;
+    CHECK_FALSE(eio::sid_slot(sid).has_value());
+    sid = std::string(20, 'A');
+    sid[0] = bad;
+    CHECK_FALSE(eio::sid_slot(sid).has_value());
+  }
+}
+
+// --- open packet and errors --------------------------------------------------------------------
+
+TEST_CASE("eio: open_packet writes the reference server's keys in its order") {
+  CHECK(eio::open_packet("AbCdEfGhIjKlMnOpQrSt", true, 25000, 20000, 1000000) ==
+        R"(0{"sid":"AbCdEfGhIjKlMnOpQrSt","upgrades":["websocket"],)"
+        R"("pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})");
+}
+
+TEST_CASE("eio: open_packet offers no upgrade on a websocket session") {
+  CHECK(eio::open_packet("s", false, 1, 2, 3) ==
+        R"(0{"sid":"s","upgrades":[],"pingInterval":1,"pingTimeout":2,"maxPayload":3})");
+}
+
+TEST_CASE("eio: error messages are engine.io's texts") {
+  CHECK(eio::error_message(eio::error_code::transport_unknown) == "Transport unknown");
+  CHECK(eio::error_message(eio::error_code::session_id_unknown) == "Session ID unknown");
+  CHECK(eio::error_message(eio::error_code::bad_handshake_method) == "Bad handshake method");
+  CHECK(eio::error_message(eio::error_code::bad_request) == "Bad request");
+  CHECK(eio::error_message(eio::error_code::forbidden) == "Forbidden");
+  CHECK(eio::error_message(eio::error_code::unsupported_protocol_version) ==
+        "Unsupported protocol version");
+}
+
+TEST_CASE("eio: error_body is {code, message}") {
+  CHECK(eio::error_body(eio::error_code::transport_unknown) ==
+        R"({"code":0,"message":"Transport unknown"})");
+  CHECK(eio::error_body(eio::error_code::session_id_unknown) ==
+        R"({"code":1,"message":"Session ID unknown"})");
+  CHECK(eio::error_body(eio::error_code::unsupported_protocol_version) ==
+        R"({"code":5,"message":"Unsupported protocol version"})");
+}
+
+TEST_CASE("eio: only forbidden answers 403, the rest 400") {
+  CHECK(eio::error_http_status(eio::error_code::forbidden) == 403);
+  for (auto c : {eio::error_code::transport_unknown, eio::error_code::session_id_unknown,
+                 eio::error_code::bad_handshake_method, eio::error_code::bad_request,
+                 eio::error_code::unsupported_protocol_version}) {
+    CHECK(eio::error_http_status(c) == 400);
+  }
+}
+
+// --- polling payloads and base64 ---------------------------------------------------------------
+
+TEST_CASE("eio: a polling payload splits at record separators, binary packets decode") {
+  std::vector<std::string> packets;
+  eio::for_each_packet("4hello\x1e" "bAQIDBA==", [&](std::string_view p) { packets.emplace_back(p); });
+  REQUIRE(packets.size() == 2);
+  CHECK(packets[0] == "4hello");
+  REQUIRE(packets[1][0] == 'b');
+  auto bin = eio::base64_decode(std::string_view(packets[1]).substr(1));
+  REQUIRE(bin.has_value());
+  CHECK(*bin == std::string("\x01\x02\x03\x04"));
+}
+
+TEST_CASE("eio: base64_encode follows RFC 4648 test vectors") {
+  CHECK(eio::base64_encode("") == "");
+  CHECK(eio::base64_encode("f") == "Zg==");
+  CHECK(eio::base64_encode("fo") == "Zm8=");
+  CHECK(eio::base64_encode("foo") == "Zm9v");
+  CHECK(eio::base64_encode("foob") == "Zm9vYg==");
+  CHECK(eio::base64_encode("fooba") == "Zm9vYmE=");
+  CHECK(eio::base64_encode("foobar") == "Zm9vYmFy");
+  CHECK(eio::base64_encode("\xFB\xFF\xBF") == "+/+/");
+}
+
+TEST_CASE("eio: base64_decode follows RFC 4648 test vectors") {
+  CHECK(eio::base64_decode("") == std::string());
+  CHECK(eio::base64_decode("Zg==") == std::string("f"));
+  CHECK(eio::base64_decode("Zm8=") == std::string("fo"));
+  CHECK(eio::base64_decode("Zm9v") == std::string("foo"));
+  CHECK(eio::base64_decode("Zm9vYg==") == std::string("foob"));
+  CHECK(eio::base64_decode("Zm9vYmE=") == std::string("fooba"));
+  CHECK(eio::base64_decode("Zm9vYmFy") == std::string("foobar"));
+  CHECK(eio::base64_decode("+/+/") == std::string("\xFB\xFF\xBF"));
+}
+
+TEST_CASE("eio: base64 round-trips every byte value at every length up to 300") {
+  for (size_t len = 0; len <= 300; ++len) {
+    std::string data(len, '\0');
+    for (size_t i = 0; i < len; ++i) data[i] = static_cast<char>((i * 37 + len) & 0xFF);
+    auto text = eio::base64_encode(data);
+    CHECK(text.size() == (len + 2) / 3 * 4);
+    auto back = eio::base64_decode(text);
+    REQUIRE(back.has_value());
+    CHECK(*back == data);
+  }
+}
+
+TEST_CASE("eio: base64_decode rejects a length that is not a multiple of 4") {
+  for (auto bad : {"Z", "Zg", "Zg=", "Zm9", "Zm9vY", "Zm9vYg=", "Zm9vYg==="}) {
+    CHECK_FALSE_MESSAGE(eio::base64_decode(bad).has_value(), std::string(bad));
+  }
+}
+
+TEST_CASE("eio: base64_decode rejects characters outside the standard alphabet") {
+  for (auto bad : {"Zm9-", "Zm9_", "Zm 9", "Zm9v\n", "Zm9\x80", "Zm.v", "Zm9v\r\nZm9v"}) {
+    CHECK_FALSE_MESSAGE(eio::base64_decode(bad).has_value(), std::string(bad));
+  }
+}
+
+TEST_CASE("eio: base64_decode rejects misplaced padding") {
+  for (auto bad : {"====", "Z===", "=Zm9", "Z=m9", "Zm=v", "Zg==Zm9v", "Zm8=Zm9v", "A==="}) {
+    CHECK_FALSE_MESSAGE(eio::base64_decode(bad).has_value(), std::string(bad));
+  }
+}
