@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs everything chatd needs to build, run and test on Debian 12, then the test clients from
+# npm (tests/package-lock.json). Idempotent and quick when all is there already: apt-get runs only
+# when a package is missing, npm only when the lock file changed since the last install.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+packages=(
+  build-essential cmake pkg-config
+  libuv1-dev libhiredis-dev libboost-dev libboost-system-dev libfmt-dev libyaml-cpp-dev
+  doctest-dev libmsgpack-cxx-dev libsimdjson-dev libsystemd-dev
+  redis-server redis-tools
+  systemd   # systemd-analyze, to check the unit file
+  python3
+)
+# Node: Debian's only when there is none. A machine may have another node (e.g. NodeSource's,
+# which bundles npm): Debian's npm package conflicts with it, so npm comes from apt only when
+# there is no npm at all.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == installed ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: not root and no sudo: cannot install ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: Debian packages already installed"
+fi
+
+# The test clients (socket.io-client, socket.io, @socket.io/redis-adapter, redis), exactly as locked.
+stamp="$here/node_modules/.chatd-lock.sha256"
+want=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d "$here/node_modules/socket.io-client" ]]; then
+  echo "install-deps: npm packages up to date"
+else
+  npm ci --prefix "$here" --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,683 @@
+// Tests of the Redis bus (worker/bus) and our hiredis libuv adapter (worker/redis_uv) against a
+// real redis-server (CHATD_REDIS_SERVER) started on a free loopback port and killed by PID.
+// Every wait is bounded by a uv timer; every test ends by stopping the buses, running the loop
+// dry and checking that uv_loop_close finds no handle left.
+
+#include "common/bus_wire.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/stats.h"
+#include "worker/bus.h"
+#include "worker/redis_uv.h"
+
+#include <doctest/doctest.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#ifndef CHATD_REDIS_SERVER
+#define CHATD_REDIS_SERVER "/usr/bin/redis-server"
+#endif
+
+using namespace chatd;
+
+namespace {
+
+// Generous bounds: they only matter when something is broken.
+constexpr uint64_t k_wait_ms = 15000;
+
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A synchronous client for the test's own checks (PUBSUB NUMSUB, raw PUBLISH).
+class probe {
+ public:
+  explicit probe(uint16_t port) {
+    timeval tv{1, 0};
+    ctx_ = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (ctx_ != nullptr && ctx_->err == 0) {
+      redisSetTimeout(ctx_, tv);
+    }
+  }
+  ~probe() {
+    if (ctx_ != nullptr) redisFree(ctx_);
+  }
+  bool ok() const { return ctx_ != nullptr && ctx_->err == 0; }
+
+  long long numsub(const std::string& channel) {
+    if (!ok()) return -1;
+    auto* r = static_cast<redisReply*>(
+        redisCommand(ctx_, "PUBSUB NUMSUB %b", channel.data(), channel.size()));
+    long long n = -1;
+    if (r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+      n = r->element[1]->integer;
+    }
+    if (r != nullptr) freeReplyObject(r);
+    return n;
+  }
+
+  bool publish(const std::string& channel, const std::string& payload) {
+    if (!ok()) return false;
+    auto* r = static_cast<redisReply*>(redisCommand(
+        ctx_, "PUBLISH %b %b", channel.data(), channel.size(), payload.data(), payload.size()));
+    bool sent = r != nullptr && r->type == REDIS_REPLY_INTEGER;
+    if (r != nullptr) freeReplyObject(r);
+    return sent;
+  }
+
+ private:
+  redisContext* ctx_ = nullptr;
+};
+
+long long numsub(uint16_t port, const std::string& channel) { return probe(port).numsub(channel); }
+
+// A redis-server child process on 127.0.0.1:<port>, without persistence.
+class redis_server {
+ public:
+  explicit redis_server(uint16_t port) : port_(port) {}
+  ~redis_server() { kill_now(); }
+  redis_server(const redis_server&) = delete;
+  redis_server& operator=(const redis_server&) = delete;
+
+  bool start() {
+    const std::string port = std::to_string(port_);
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test binary
+      int devnull = open("/dev/null", O_RDWR);
+      dup2(devnull, STDIN_FILENO);
+      dup2(devnull, STDOUT_FILENO);
+      dup2(devnull, STDERR_FILENO);
+      execl(CHATD_REDIS_SERVER, CHATD_REDIS_SERVER, "--port", port.c_str(), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", "/tmp",
+            "--loglevel", "warning",
+            // A slow test subscriber (valgrind) must not be cut off by Redis' 32 MB default.
+            "--client-output-buffer-limit", "pubsub 0 0 0", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (pid_ < 0) {
+      return false;
+    }
+    for (int i = 0; i < 1000; ++i) {  // up to 10 s for the server to listen
+      if (probe(port_).ok()) {
+        return true;
+      }
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      usleep(10000);
+    }
+    return false;
+  }
+
+  void kill_now() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+ private:
+  uint16_t port_;
+  pid_t pid_ = -1;
+};
+
+// Runs `loop` until done() or the bound; a 5 ms tick re-checks conditions that change outside
+// the loop (Redis' own state).
+bool run_until(uv_loop_t* loop, const std::function<bool()>& done, uint64_t bound_ms = k_wait_ms) {
+  struct waiter {
+    uv_timer_t tick{};
+    uint64_t deadline = 0;
+    bool expired = false;
+  };
+  auto* w = new waiter;
+  uv_update_time(loop);
+  w->deadline = uv_now(loop) + bound_ms;
+  uv_timer_init(loop, &w->tick);
+  w->tick.data = w;
+  uv_timer_start(
+      &w->tick,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<waiter*>(t->data);
+        self->expired = uv_now(t->loop) >= self->deadline;
+      },
+      5, 5);
+  bool ok = false;
+  while (!(ok = done()) && !w->expired) {
+    uv_run(loop, UV_RUN_ONCE);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->tick),
+           [](uv_handle_t* h) { delete static_cast<waiter*>(h->data); });
+  return ok;
+}
+
+// Lets everything that is closing finish, then closes the loop: 0 means no handle was left.
+int close_loop(uv_loop_t* loop) {
+  for (int i = 0; i < 2000 && uv_loop_alive(loop) != 0; ++i) {
+    uv_run(loop, UV_RUN_NOWAIT);
+    if (uv_loop_alive(loop) != 0) {
+      usleep(1000);
+    }
+  }
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        MESSAGE("handle left open: ", uv_handle_type_name(uv_handle_get_type(h)));
+      },
+      nullptr);
+  return uv_loop_close(loop);
+}
+
+// Quiet logs for the duration of a test: the outages these tests cause are expected.
+struct quiet_logs {
+  log::level saved = log::current_level();
+  quiet_logs() { log::set_level(log::level::error); }
+  ~quiet_logs() { log::set_level(saved); }
+};
+
+config bus_config(uint16_t port) {
+  config cfg;
+  cfg.redis.host = "127.0.0.1";
+  cfg.redis.port = port;
+  cfg.redis_key = "socket.io";
+  cfg.redis_connect_timeout_ms = 1000;
+  cfg.redis_reconnect_max_ms = 300;  // keeps the reconnect tests short
+  return cfg;
+}
+
+// One worker's bus with what it received and its figures.
+struct node {
+  worker_stats stats;
+  std::vector<wire::broadcast> got;
+  std::unique_ptr<bus> b;
+
+  std::function<void()> after_receive;  // runs inside the bus callback, after recording
+
+  node(uv_loop_t* loop, const config& cfg, const std::string& uid) {
+    b = std::make_unique<bus>(loop, cfg, uid, &stats,
+                              bus::callbacks{[this](const wire::broadcast& m) {
+                                               got.push_back(m);
+                                               if (after_receive) after_receive();
+                                             },
+                                             nullptr});
+  }
+  uint64_t published() const { return stats.bus_published_total.load(); }
+  uint64_t dropped() const { return stats.bus_publish_dropped_total.load(); }
+  uint64_t reconnects() const { return stats.bus_reconnects_total.load(); }
+};
+
+wire::broadcast chat(std::vector<std::string> rooms, const std::string& body) {
+  wire::broadcast b;
+  b.data_json = R"(["chat",{"userId":"u1","channel":"general","body":")" + body + R"("}])";
+  b.rooms = std::move(rooms);
+  b.except = {"sid-of-the-sender-01"};
+  return b;
+}
+
+std::string room_ch(const std::string& room) { return wire::room_channel("socket.io", "/", room); }
+const std::string k_base = "socket.io#/#";
+
+// A loop, a Redis on a free port and two workers' buses, "aaaaaa" and "bbbbbb".
+struct two_buses {
+  quiet_logs quiet;
+  uv_loop_t loop{};
+  uint16_t port = free_port();
+  redis_server redis{port};
+  config cfg = bus_config(port);
+  std::unique_ptr<node> a;
+  std::unique_ptr<node> b;
+
+  two_buses() {
+    signal(SIGPIPE, SIG_IGN);  // as in a worker: hiredis writes with write(2)
+    uv_loop_init(&loop);
+    a = std::make_unique<node>(&loop, cfg, "aaaaaa");
+    b = std::make_unique<node>(&loop, cfg, "bbbbbb");
+  }
+  bool both_up() const { return a->b->up() && b->b->up(); }
+  bool start_all() {
+    if (!redis.start()) return false;
+    a->b->start();
+    b->b->start();
+    return run_until(&loop, [this] { return both_up() && numsub(port, k_base) == 2; });
+  }
+  int finish() {
+    finished = true;
+    a->b->stop();
+    b->b->stop();
+    a.reset();
+    b.reset();
+    return close_loop(&loop);
+  }
+  // A failed REQUIRE skips finish(): still end the buses and the loop, so nothing leaks.
+  ~two_buses() {
+    if (!finished) {
+      finish();
+    }
+  }
+  bool finished = false;
+};
+
+}  // namespace
+
+TEST_CASE("a broadcast reaches the other worker subscribed to its room") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.b->b->subscribe_room("general");
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+
+  CHECK(t.a->b->publish(chat({"general"}, "hello")));
+  REQUIRE(run_until(&t.loop, [&] { return !t.b->got.empty(); }));
+  const wire::broadcast& m = t.b->got.front();
+  CHECK(m.uid == "aaaaaa");
+  CHECK(m.nsp == "/");
+  CHECK(m.rooms == std::vector<std::string>{"general"});
+  CHECK(m.except == std::vector<std::string>{"sid-of-the-sender-01"});
+  CHECK(m.data_json == R"(["chat",{"userId":"u1","channel":"general","body":"hello"}])");
+  CHECK(t.a->published() == 1);
+  CHECK(t.b->stats.bus_received_total.load() == 1);
+  CHECK(t.a->got.empty());
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a worker without members in a room does not receive its broadcasts") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.b->b->subscribe_room("general");
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+
+  // One connection keeps order: once the marker arrives, the first message would have too.
+  t.a->b->publish(chat({"elsewhere"}, "not for b"));
+  t.a->b->publish(chat({"general"}, "marker"));
+  REQUIRE(run_until(&t.loop, [&] { return !t.b->got.empty(); }));
+  REQUIRE(t.b->got.size() == 1);
+  CHECK(t.b->got[0].rooms == std::vector<std::string>{"general"});
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a worker drops the messages it published itself") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.a->b->subscribe_room("general");
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+
+  t.a->b->publish(chat({"general"}, "own"));
+  REQUIRE(run_until(&t.loop, [&] { return t.a->published() == 1; }));
+  t.b->b->publish(chat({"general"}, "from b"));
+  REQUIRE(run_until(&t.loop, [&] { return !t.a->got.empty(); }));
+  REQUIRE(t.a->got.size() == 1);
+  CHECK(t.a->got[0].uid == "bbbbbb");
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a broadcast to several rooms goes over the base channel to every worker") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.a->b->publish(chat({"r1", "r2"}, "two rooms"));
+  t.a->b->publish(chat({}, "everyone"));
+  REQUIRE(run_until(&t.loop, [&] { return t.b->got.size() == 2; }));
+  CHECK(t.b->got[0].rooms == std::vector<std::string>{"r1", "r2"});
+  CHECK(t.b->got[1].rooms.empty());
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("the room channel is unsubscribed after its last member leaves") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.b->b->subscribe_room("general");
+  t.b->b->subscribe_room("general");
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  t.b->b->unsubscribe_room("general");
+  t.b->b->subscribe_room("other");  // a later command: once it is seen, the one before was too
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("other")) == 1; }));
+  CHECK(numsub(t.port, room_ch("general")) == 1);
+
+  t.b->b->unsubscribe_room("general");
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 0; }));
+  t.a->b->publish(chat({"general"}, "nobody here"));
+  t.a->b->publish(chat({"other"}, "marker"));
+  REQUIRE(run_until(&t.loop, [&] { return !t.b->got.empty(); }));
+  REQUIRE(t.b->got.size() == 1);
+  CHECK(t.b->got[0].rooms == std::vector<std::string>{"other"});
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("messages from the emitter are delivered and malformed ones dropped") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.b->b->subscribe_room("general");
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  probe p(t.port);
+  REQUIRE(p.ok());
+  CHECK(p.publish(k_base, std::string("\x93\xa1x", 3)));                 // truncated
+  CHECK(p.publish(room_ch("general"), "{\"not\":\"msgpack\"}"));            // JSON, not ours
+  // The emitter's message (notepack): ["emitter", {type: 2, data: ["chat", {x: 1}]}, opts].
+  const std::string hex =
+      "93a7656d697474657282a47479706502a46461746192a46368617481a1780183a5726f6f6d7391a767656e6572"
+      "616ca5666c61677380a665786365707490";
+  std::string emitter;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    emitter += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  CHECK(p.publish(room_ch("general"), emitter));
+  REQUIRE(run_until(&t.loop, [&] { return !t.b->got.empty(); }));
+  REQUIRE(t.b->got.size() == 1);
+  CHECK(t.b->got[0].uid == "emitter");
+  CHECK(t.b->got[0].data_json == R"(["chat",{"x":1}])");
+  CHECK(t.b->stats.bus_received_total.load() == 1);
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("buses reconnect and resubscribe after Redis is killed and restarted") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.b->b->subscribe_room("general");
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+
+  // Publishes in flight when Redis dies get their callbacks with no reply, not a crash.
+  for (int i = 0; i < 1000; ++i) {
+    t.a->b->publish(chat({"general"}, "burst"));
+  }
+  t.redis.kill_now();
+  REQUIRE(run_until(&t.loop, [&] { return !t.a->b->up() && !t.b->b->up(); }));
+  CHECK(t.a->stats.bus_up.load() == 0);
+  CHECK_FALSE(t.a->b->publish(chat({"general"}, "while down")));
+  CHECK(t.a->dropped() >= 1);
+
+  REQUIRE(t.redis.start());
+  REQUIRE(run_until(&t.loop, [&] {
+    return t.both_up() && numsub(t.port, room_ch("general")) == 1 && numsub(t.port, k_base) == 2;
+  }));
+  CHECK(t.a->reconnects() >= 1);
+  CHECK(t.b->reconnects() >= 1);
+  CHECK(t.b->stats.bus_up.load() == 1);
+
+  t.b->got.clear();
+  CHECK(t.a->b->publish(chat({"general"}, "after restart")));
+  REQUIRE(run_until(&t.loop, [&] {
+    for (const auto& m : t.b->got) {
+      if (m.data_json.find("after restart") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a bus started without Redis keeps retrying and comes up when Redis starts") {
+  two_buses t;
+  t.a->b->start();
+  t.b->b->start();
+  REQUIRE(run_until(&t.loop, [&] { return t.a->reconnects() >= 3 && t.b->reconnects() >= 3; }));
+  CHECK_FALSE(t.a->b->up());
+  CHECK_FALSE(t.a->b->publish(chat({"general"}, "nowhere")));
+  CHECK(t.a->dropped() == 1);
+  CHECK(t.a->published() == 0);
+  t.b->b->subscribe_room("general");  // remembered while down, subscribed once up
+
+  REQUIRE(t.redis.start());
+  REQUIRE(run_until(&t.loop, [&] {
+    return t.both_up() && numsub(t.port, room_ch("general")) == 1;
+  }));
+  CHECK(t.a->b->publish(chat({"general"}, "finally")));
+  REQUIRE(run_until(&t.loop, [&] { return !t.b->got.empty(); }));
+  CHECK(t.b->got[0].data_json.find("finally") != std::string::npos);
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("publishes beyond the pipeline cap are dropped and publishing resumes after") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  // Nothing is written until the loop runs: the whole burst waits in hiredis' output buffer,
+  // whose cap (32 MiB) 4000 messages of 10 kB exceed.
+  const int burst = 4000;
+  const std::string body(10000, 'x');
+  int accepted = 0;
+  for (int i = 0; i < burst; ++i) {
+    accepted += t.a->b->publish(chat({}, body)) ? 1 : 0;
+  }
+  CHECK(accepted > 0);
+  CHECK(accepted < burst);
+  CHECK(t.a->dropped() == static_cast<uint64_t>(burst - accepted));
+  CHECK(t.a->published() == static_cast<uint64_t>(accepted));
+  REQUIRE(run_until(
+      &t.loop, [&] { return t.b->got.size() == static_cast<size_t>(accepted); }, 120000));
+  CHECK(t.a->b->publish(chat({}, "after the burst")));
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a bus without stats publishes and delivers") {
+  two_buses t;
+  REQUIRE(t.redis.start());
+  std::vector<std::string> got;
+  bus quiet_a(&t.loop, t.cfg, "nostat", nullptr, {});
+  bus quiet_b(&t.loop, t.cfg, "nostat2", nullptr,
+              {[&](const wire::broadcast& m) { got.push_back(m.data_json); }, nullptr});
+  CHECK_FALSE(quiet_a.publish(chat({}, "before start")));
+  quiet_a.start();
+  quiet_b.start();
+  REQUIRE(run_until(&t.loop, [&] {
+    return quiet_a.up() && quiet_b.up() && numsub(t.port, k_base) == 2;
+  }));
+  CHECK(quiet_a.publish(chat({}, "no stats")));
+  REQUIRE(run_until(&t.loop, [&] { return !got.empty(); }));
+  CHECK(got[0].find("no stats") != std::string::npos);
+  quiet_a.stop();
+  quiet_b.stop();
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("stop ends a bus that is still connecting") {
+  two_buses t;
+  REQUIRE(t.redis.start());
+  t.a->b->start();
+  t.b->b->start();
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("stop from inside a broadcast callback is safe") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.b->after_receive = [&] { t.b->b->stop(); };
+  t.a->b->publish(chat({}, "one"));
+  t.a->b->publish(chat({}, "two"));
+  t.a->b->publish(chat({}, "three"));
+  REQUIRE(run_until(&t.loop, [&] { return !t.b->got.empty(); }));
+  // The other two may already sit in the same read buffer: none of them may be delivered.
+  run_until(&t.loop, [] { return false; }, 100);
+  CHECK(t.b->got.size() == 1);
+  CHECK_FALSE(t.b->b->up());
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a redis link reports a refused connection with the address") {
+  quiet_logs quiet;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  redis_endpoint ep;
+  ep.host = "127.0.0.1";
+  ep.port = free_port();  // nothing listens there
+  std::string why;
+  bool ready = false;
+  {
+    redis_link link(&loop, ep, 1000, "probe",
+                    {[&] { ready = true; }, [&](const std::string& w) { why = w; }});
+    link.connect();
+    REQUIRE(run_until(&loop, [&] { return !why.empty(); }));
+    CHECK_FALSE(ready);
+    CHECK_FALSE(link.ready());
+    CHECK(why.find("127.0.0.1:" + std::to_string(ep.port)) != std::string::npos);
+    CHECK(why.find("refused") != std::string::npos);
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("a redis link times out a connect that never completes") {
+  quiet_logs quiet;
+  // A listener whose accept queue is full: further SYNs are dropped, connect() hangs.
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(lfd, 0) == 0);
+  REQUIRE(getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(fd);
+  }
+  usleep(50000);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  redis_endpoint ep;
+  ep.host = "127.0.0.1";
+  ep.port = ntohs(a.sin_port);
+  std::string why;
+  bool ready = false;
+  {
+    redis_link link(&loop, ep, 200, "probe",
+                    {[&] { ready = true; }, [&](const std::string& w) { why = w; }});
+    link.connect();
+    REQUIRE(run_until(&loop, [&] { return !why.empty() || ready; }));
+    CHECK_FALSE(ready);
+    CHECK(why.find("timed out") != std::string::npos);
+  }
+  CHECK(close_loop(&loop) == 0);
+  for (int fd : fillers) close(fd);
+  close(lfd);
+}
+
+TEST_CASE("a redis link reports a missing unix socket") {
+  quiet_logs quiet;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  redis_endpoint ep;
+  ep.unix_path = "/tmp/chatd-test-no-such-redis.sock";
+  std::string why;
+  {
+    redis_link link(&loop, ep, 1000, "probe", {nullptr, [&](const std::string& w) { why = w; }});
+    link.connect();
+    CHECK(why.empty());  // never from inside connect()
+    REQUIRE(run_until(&loop, [&] { return !why.empty(); }));
+    CHECK(why.find("unix:/tmp/chatd-test-no-such-redis.sock") != std::string::npos);
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("a redis link resolves a host name off the loop") {
+  quiet_logs quiet;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  const uint16_t port = free_port();
+  redis_server redis(port);
+  REQUIRE(redis.start());
+  redis_endpoint ep;
+  ep.host = "localhost";
+  ep.port = port;
+  std::string why;
+  {
+    redis_link link(&loop, ep, 2000, "probe", {nullptr, [&](const std::string& w) { why = w; }});
+    link.connect();
+    CHECK_FALSE(link.ready());  // resolving happens on the thread pool, not in connect()
+    REQUIRE(run_until(&loop, [&] { return link.ready() || !why.empty(); }));
+    CHECK(link.ready());
+    CHECK(why.empty());
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("a redis link dropped while resolving leaves nothing behind") {
+  quiet_logs quiet;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  redis_endpoint ep;
+  ep.host = "localhost";
+  ep.port = free_port();
+  bool called = false;
+  {
+    redis_link link(&loop, ep, 2000, "probe",
+                    {[&] { called = true; }, [&](const std::string&) { called = true; }});
+    link.connect();
+  }
+  CHECK(close_loop(&loop) == 0);
+  CHECK_FALSE(called);
+}
+
+TEST_CASE("a redis link reports a refused AUTH") {
+  quiet_logs quiet;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  const uint16_t port = free_port();
+  redis_server redis(port);
+  REQUIRE(redis.start());
+  redis_endpoint ep;
+  ep.host = "127.0.0.1";
+  ep.port = port;
+  ep.password = "wrong";  // the server has no password: AUTH gets an error reply
+  std::string why;
+  {
+    redis_link link(&loop, ep, 1000, "probe", {nullptr, [&](const std::string& w) { why = w; }});
+    link.connect();
+    REQUIRE(run_until(&loop, [&] { return !why.empty(); }));
+    CHECK(why.find("AUTH") != std::string::npos);
+    CHECK_FALSE(link.ready());
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("a redis link reports a server that dies mid-stream") {
+  quiet_logs quiet;
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  const uint16_t port = free_port();
+  redis_server redis(port);
+  REQUIRE(redis.start());
+  redis_endpoint ep;
+  ep.host = "127.0.0.1";
+  ep.port = port;
+  ep.db = 3;  // SELECT goes first and is accepted
+  std::string why;
+  {
+    redis_link link(&loop, ep, 1000, "probe", {nullptr, [&](const std::string& w) { why = w; }});
+    link.connect();
+    REQUIRE(run_until(&loop, [&] { return link.ready(); }));
+    redisAsyncCommand(link.context(), nullptr, nullptr, "PING");
+    redis.kill_now();
+    REQUIRE(run_until(&loop, [&] { return !why.empty(); }));
+    CHECK_FALSE(link.ready());
+    CHECK(link.context() == nullptr);
+  }
+  CHECK(close_loop(&loop) == 0);
+}
