@@ -78,6 +78,10 @@ expected<config, config_error> load_config_string(const std::string& text, const
 expected<config, config_error> validate_config(config c, const std::string& source);
 
 // The file read when --config is not given: the installed one if present, else none (defaults).
+#ifdef CHATD_DEFAULT_CONFIG
+inline constexpr const char* k_default_config_path = CHATD_DEFAULT_CONFIG;
+#else
 inline constexpr const char* k_default_config_path = "/etc/chatd/chatd.yaml";
+#endif
 
 }  // namespace chatd

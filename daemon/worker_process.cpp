@@ -27,16 +27,14 @@ namespace {
 // workers' pipes and whatever else the master holds are none of this worker's business, and a
 // listener kept open here by mistake would outlive its retirement.
 void close_fds_except(int a, int b) {
-  int lo = std::min(a, b);
-  int hi = std::max(a, b);
-  unsigned first = 3;
-  for (int keep : {lo, hi}) {
-    if (keep >= static_cast<int>(first)) {
-      if (static_cast<unsigned>(keep) > first) close_range(first, static_cast<unsigned>(keep) - 1, 0);
-      first = static_cast<unsigned>(keep) + 1;
-    }
+  const unsigned keep[2] = {static_cast<unsigned>(std::min(a, b)),
+                            static_cast<unsigned>(std::max(a, b))};
+  unsigned next = 3;  // stdin, stdout and stderr stay
+  for (unsigned k : keep) {
+    if (k > next) close_range(next, k - 1, 0);
+    if (k >= next) next = k + 1;
   }
-  close_range(first, UINT_MAX, 0);
+  close_range(next, UINT_MAX, 0);
 }
 
 // Back to default dispositions (the master's handlers only set the master's flags) with two

@@ -187,7 +187,33 @@ void connection::flush() {
   out_.clear();
   out_head_ = 0;
   if (out_.capacity() > 16) out_.shrink_to_fit();  // a burst is over: idle connections stay small
-  if (close_when_flushed_) srv_.close_soon(*this);
+  if (close_when_flushed_) begin_linger();
+}
+
+void connection::begin_linger() {
+  if (lingering_ || phase_ == phase::closed) return;
+  lingering_ = true;
+  // Closing a socket that still holds unread client bytes makes the kernel send a reset, which
+  // can destroy the close frame just written. So: send FIN, keep reading (and discarding) until
+  // the client closes too, or the linger time passes.
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, stream(), &connection::on_shutdown) != 0) {
+    delete req;
+    srv_.close_soon(*this);
+    return;
+  }
+  linger_deadline_ = uv_now(srv_.loop()) + server::k_linger_ms;
+  srv_.linger(*this);
+}
+
+void connection::on_shutdown(uv_shutdown_t* req, int status) {
+  auto* c = static_cast<connection*>(req->data);
+  delete req;
+  if (status == UV_ECANCELED) return;  // the handle is being closed
+  if (status < 0 || uv_read_start(c->stream(), &connection::on_alloc, &connection::on_read) != 0) {
+    c->srv_.close_soon(*c);
+  }
 }
 
 void connection::on_write(uv_write_t* req, int status) {
@@ -225,7 +251,7 @@ void connection::close_after_flush() {
   uv_read_stop(stream());
   close_when_flushed_ = true;
   if (out_head_ == out_.size() && !writing_) {
-    srv_.close_soon(*this);
+    begin_linger();
   } else {
     // The flush that empties the queue closes the connection.
     if (!dirty) {

@@ -51,6 +51,8 @@ class connection final : private ws::frame_handler {
   // Called by the server only.
   void flush();
   void close_now();
+  // Lingering close: past this time (uv_now ms) the server closes the connection regardless.
+  uint64_t linger_deadline() const { return linger_deadline_; }
 
   // Server bookkeeping (intrusive list, dirty and close lists).
   connection* prev = nullptr;
@@ -69,6 +71,7 @@ class connection final : private ws::frame_handler {
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
   static void on_closed(uv_handle_t* h);
+  static void on_shutdown(uv_shutdown_t* req, int status);
 
   void on_data(char* data, size_t len);
   void on_http_data(char* data, size_t len);
@@ -76,6 +79,7 @@ class connection final : private ws::frame_handler {
   void consume(size_t bytes);
   void mark_dirty();
   void close_after_flush();
+  void begin_linger();
 
   // frame_handler
   bool on_message(ws::opcode op, std::string_view payload) override;
@@ -90,6 +94,8 @@ class connection final : private ws::frame_handler {
   phase phase_ = phase::http;
   bool close_when_flushed_ = false;
   bool writing_ = false;
+  bool lingering_ = false;
+  uint64_t linger_deadline_ = 0;
   size_t inflight_chunks_ = 0;
   std::unique_ptr<http_state> http_;
   std::unique_ptr<ws::frame_parser> ws_;

@@ -109,7 +109,8 @@ void http_handler::respond(connection& c, int status, std::string_view type, std
 void http_handler::handle(connection& c, request& req) {
   auto [path, query] = split_target(req.target());
   bool keep_alive = req.keep_alive();
-  if (path == "/socket.io/" || path == "/socket.io") {
+  // engine.io matches the "/socket.io/" prefix; "/socket.io" alone is some other path.
+  if (path == "/socket.io/") {
     engineio(c, req, query);
     return;
   }

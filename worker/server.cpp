@@ -35,6 +35,8 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   uv_prepare_start(&prepare_, &server::on_prepare);
   uv_timer_init(loop_, &deadline_);
   deadline_.data = this;
+  uv_timer_init(loop_, &linger_timer_);
+  linger_timer_.data = this;
   ping_frame_ = make_text_frame({"2"});
 
   // 6 characters like the adapter's uid2(6), taken past the sid's slot-bearing first bytes.
@@ -103,21 +105,44 @@ void server::close_soon(connection& c) {
   closing_.push_back(&c);
 }
 
+void server::sweep_closing() {
+  while (!closing_.empty()) {
+    std::vector<connection*> batch;
+    batch.swap(closing_);
+    for (connection* c : batch) c->close_now();
+  }
+}
+
 void server::on_prepare(uv_prepare_t* p) {
   auto* srv = static_cast<server*>(p->data);
   // Close first (sessions leave their rooms outside any broadcast), then write: one write per
-  // connection per loop iteration carries everything queued during it.
-  while (!srv->closing_.empty()) {
-    std::vector<connection*> batch;
-    batch.swap(srv->closing_);
-    for (connection* c : batch) c->close_now();
-  }
+  // connection per loop iteration carries everything queued during it. Then close again: a
+  // flush that failed must not wait for the next wake-up, which may be far away.
+  srv->sweep_closing();
   std::vector<connection*> batch;
   batch.swap(srv->dirty_);
   for (connection* c : batch) {
     if (c->dirty) c->flush();
   }
   if (srv->dirty_.empty() && batch.capacity() > srv->dirty_.capacity()) srv->dirty_.swap(batch);
+  srv->sweep_closing();
+}
+
+void server::linger(connection& c) {
+  lingering_.push_back(&c);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&linger_timer_))) {
+    uv_timer_start(&linger_timer_, &server::on_linger_timer, k_linger_ms / 4, k_linger_ms / 4);
+  }
+}
+
+void server::on_linger_timer(uv_timer_t* t) {
+  auto* srv = static_cast<server*>(t->data);
+  uint64_t now = uv_now(srv->loop_);
+  for (connection* c : srv->lingering_) {
+    if (now >= c->linger_deadline()) srv->close_soon(*c);
+  }
+  srv->sweep_closing();
+  if (srv->lingering_.empty()) uv_timer_stop(&srv->linger_timer_);
 }
 
 void server::connection_closed(connection& c) {
@@ -128,6 +153,7 @@ void server::connection_closed(connection& c) {
   stats_.connections.store(connection_count_, std::memory_order_relaxed);
   // A connection freed while still listed would dangle.
   std::erase(dirty_, &c);
+  std::erase(lingering_, &c);
   if (mode_ != mode::serving) maybe_finish();
 }
 
@@ -192,6 +218,7 @@ void server::maybe_finish() {
   uv_timer_stop(&deadline_);
   if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&deadline_))) {
     uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
     bus_->stop();
   }

@@ -47,6 +47,9 @@ class server {
   void mark_dirty(connection& c);
   void close_soon(connection& c);
   void connection_closed(connection& c);  // from the TCP close callback, before freeing
+  // A connection that half-closed and waits for the client's FIN, at most k_linger_ms.
+  void linger(connection& c);
+  static constexpr uint64_t k_linger_ms = 2000;
 
   // Bytes kept readable after a read so JSON parsers may look ahead safely.
   static constexpr size_t k_read_padding = 64;
@@ -55,6 +58,8 @@ class server {
   static void on_connection(uv_stream_t* listener, int status);
   static void on_prepare(uv_prepare_t* p);
   static void on_deadline(uv_timer_t* t);
+  static void on_linger_timer(uv_timer_t* t);
+  void sweep_closing();
   void stop_accepting();
   void close_all(uint16_t code);
   void maybe_finish();
@@ -69,6 +74,8 @@ class server {
   bool listening_ = false;
   uv_prepare_t prepare_;
   uv_timer_t deadline_;
+  uv_timer_t linger_timer_;
+  std::vector<connection*> lingering_;
   enum class mode { serving, retiring, stopping } mode_ = mode::serving;
   size_t max_connections_;
   size_t connection_count_ = 0;

@@ -33,6 +33,8 @@ constexpr uint64_t sweep_interval_ms = 100;
 constexpr uint64_t pace_interval_ms = 1;
 constexpr double pace_max_burst_s = 0.05;
 constexpr size_t read_buffer_size = 256 * 1024;
+// Progress reaches the parent several times per printed line, so each line shows fresh figures.
+constexpr uint64_t progress_interval_ms = 250;
 
 std::string padding(size_t n) { return std::string(n, 'x'); }
 
@@ -69,6 +71,7 @@ class generator final : public client_owner {
   void advance();  // acts on the milestone(s) reached: start sending, stop sending, report
   void arm_phase_timer(uint64_t at_us);
   void pace();
+  void send_due(uint64_t now);  // sends what the pacer says is due, round-robin over senders
   void send_message(sender& s, uint64_t now);
   void report_final();
   void send_progress(ipc::kind k);
@@ -152,10 +155,6 @@ generator::generator(const options& o, uint32_t proc, int to_parent_fd, int from
   }
 }
 
-uint32_t concurrency_share(uint32_t total, uint32_t procs) {
-  return procs == 0 ? total : std::max<uint32_t>(1, (total + procs - 1) / procs);
-}
-
 int generator::run() {
   if (uv_loop_init(&loop_) != 0) return 1;
   uv_pipe_init(&loop_, &out_, 0);
@@ -175,7 +174,7 @@ int generator::run() {
                  sweep_interval_ms, sweep_interval_ms);
   uv_timer_start(&progress_timer_,
                  [](uv_timer_t* t) { static_cast<generator*>(t->data)->send_progress(ipc::kind::progress); },
-                 1000, 1000);
+                 progress_interval_ms, progress_interval_ms);
   uv_timer_start(&deadline_timer_, [](uv_timer_t* t) { static_cast<generator*>(t->data)->connect_deadline(); },
                  static_cast<uint64_t>(o_.max_connect_s * 1000.0), 0);
 
@@ -233,11 +232,10 @@ void generator::connect_deadline() {
   end_connect_phase_if_done();
 }
 
-void generator::on_connected(client& c) {
+void generator::on_connected(client&) {
   --in_flight_;
   ++result_.connect_ok;
   result_.last_connect_us = now_us();
-  (void)c;
   pump_connects();
   end_connect_phase_if_done();
 }
@@ -323,9 +321,10 @@ void generator::advance() {
       return;
     }
     if (sending_) {
+      if (pacer_) send_due(now);
       sending_ = false;
       uv_timer_stop(&pace_timer_);
-      if (pacer_) result_.send_backlog = pacer_->backlog(send_end_);
+      if (pacer_) result_.send_backlog = pacer_->backlog(send_end_ - 1);
     }
   }
   if (now < report_at_) {
@@ -338,12 +337,15 @@ void generator::advance() {
 void generator::pace() {
   if (!sending_ || !pacer_) return;
   const uint64_t now = now_us();
-  if (now >= send_end_) {
-    advance();
-    return;
-  }
+  send_due(now);
+  if (now >= send_end_) advance();
+}
+
+void generator::send_due(uint64_t now) {
   const auto cap = static_cast<uint64_t>(std::max(64.0, process_rate_ * pace_max_burst_s));
-  uint64_t n = pacer_->take_due(now, cap);
+  // Past the end, what was scheduled before the end still goes (the last tick may have come up
+  // to a millisecond early); nothing scheduled later.
+  uint64_t n = pacer_->take_due(std::min(now, send_end_ - 1), cap);
   const size_t m = active_senders_.size();
   while (n > 0 && m > 0) {
     bool sent = false;
@@ -412,7 +414,7 @@ void generator::report_final() {
   if (phase_ != phase::running && phase_ != phase::waiting && phase_ != phase::connecting) return;
   if (sending_) {
     sending_ = false;
-    if (pacer_) result_.send_backlog = pacer_->backlog(std::min(now_us(), send_end_));
+    if (pacer_) result_.send_backlog = pacer_->backlog(std::min(now_us(), send_end_ - 1));
   }
   phase_ = phase::reported;
   uv_timer_stop(&pace_timer_);
@@ -503,6 +505,10 @@ void generator::close_everything() {
 }
 
 }  // namespace
+
+uint32_t concurrency_share(uint32_t total, uint32_t procs) {
+  return procs == 0 ? total : std::max<uint32_t>(1, (total + procs - 1) / procs);
+}
 
 int run_generator(const options& o, uint32_t proc, int to_parent_fd, int from_parent_fd) {
   auto g = std::make_unique<generator>(o, proc, to_parent_fd, from_parent_fd);

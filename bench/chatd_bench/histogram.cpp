@@ -11,7 +11,7 @@
 namespace chatd::bench {
 
 namespace {
-constexpr uint64_t sub_count = uint64_t{1} << sub_bits;  // buckets per power of two above 256
+constexpr uint64_t sub_count = uint64_t{1} << histogram::sub_bits;  // buckets per power of two above 256
 }
 
 size_t histogram::index_of(uint64_t v) {

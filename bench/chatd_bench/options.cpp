@@ -154,7 +154,7 @@ Load (fan-out mode)
   --drain MS               wait after the last send before counting stops [2000]
 
 Connections and processes
-  --connect-concurrency N  handshakes in progress at once, per process [500]
+  --connect-concurrency N  handshakes in progress at once, over all processes [500]
   --connect-timeout MS     TCP connect to Socket.IO CONNECT reply, per client [10000]
   --max-connect-time S     bound of the whole connect phase; clients not connected by then
                            count as failed [60]

@@ -184,6 +184,10 @@ std::string format_text(const options& o, const run_result& r, const run_extras&
     const percentiles p = latency_ms(r.latency);
     line(fmt::format("latency ms: p50 {:.3f}  p90 {:.3f}  p99 {:.3f}  p99.9 {:.3f}  max {:.3f}  (mean {:.3f})",
                      p.p50, p.p90, p.p99, p.p999, p.max, p.mean));
+    if (o.rate == 0 && r.sent_total > 0 && r.acks == 0) {
+      line("warning: no acknowledgement arrived: this server does not answer emit acks, so "
+           "--rate 0 stalls after --inflight messages per sender; use a --rate");
+    }
     if (r.send_backlog > 0) {
       line(fmt::format("warning: the generator fell behind the rate by {} messages", r.send_backlog));
     }

@@ -7,7 +7,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const { scope, waitFor, sleep, portAccepts, connectClient, isReference } = require('./lib/harness');
+const { scope, waitFor, portAccepts, connectClient, httpRequest, freePort, isReference } = require('./lib/harness');
 const { liveWorkers, member, say, checkExactlyOnce, listeningInodes } = require('./lib/process');
 
 const skip = isReference ? 'reload is chatd\'s own' : false;
@@ -50,6 +50,29 @@ function connectionStream(s, server, room, { parallel = 3, prefix = 'n' } = {}) 
   return state;
 }
 
+// Plain HTTP requests (GET /healthz, a new connection each) from `parallel` loops until stop():
+// many more connection attempts than socket.io clients make. Any request without an answer fails.
+function httpStream(port, { parallel = 4 } = {}) {
+  const state = { attempts: 0, failures: [], running: true };
+  const loop = async () => {
+    while (state.running) {
+      state.attempts += 1;
+      try {
+        await httpRequest(port, { path: '/healthz', timeout: 5000 });
+      } catch (e) {
+        state.failures.push(e.message);
+      }
+    }
+  };
+  const loops = Array.from({ length: parallel }, loop);
+  state.stop = async () => {
+    state.running = false;
+    await Promise.all(loops);
+    return state;
+  };
+  return state;
+}
+
 test('SIGHUP several times during a stream of connections and messages: no connection fails, every message reaches every member exactly once', { timeout: 180_000, skip }, async (t) => {
   const s = scope(t);
   const redis = await s.redis();
@@ -60,25 +83,31 @@ test('SIGHUP several times during a stream of connections and messages: no conne
   const listeners = [];
   for (let i = 0; i < 8; i++) listeners.push(await member(s, server.url, 'live', `listener${i}`));
   const stream = connectionStream(s, server, 'live', { parallel: 4 });
+  const http = httpStream(server.port);
   await waitFor(() => stream.bodies.length >= 20, { message: 'the stream to get going' });
 
-  // Four reloads one after the other, then two sent back to back (the second waits its turn).
+  // Four reloads one after the other, then one sent while another runs (it waits its turn).
   for (let generation = 2; generation <= 5; generation++) {
     server.signal('SIGHUP');
     await server.waitForLog(new RegExp(`reload done: generation ${generation} serving`), 15_000);
     const before = stream.bodies.length;
     await waitFor(() => stream.bodies.length >= before + 20, { message: `messages to flow after reload ${generation}` });
   }
+  // Signals of one kind do not queue in the kernel: the second is sent once the first was taken.
   server.signal('SIGHUP');
+  await server.waitForLog(/reload: generation 6 starting/, 15_000);
   server.signal('SIGHUP');
   await server.waitForLog(/reload done: generation 7 serving/, 15_000);
   const before = stream.bodies.length;
   await waitFor(() => stream.bodies.length >= before + 10, { message: 'messages to flow after the last reload' });
   await stream.stop();
+  await http.stop();
 
-  t.diagnostic(`reloads: 6; connection attempts: ${stream.attempts}, failed: ${stream.failures.length}; ` +
-    `messages: ${stream.bodies.length}`);
+  t.diagnostic(`reloads: 6; socket.io connections attempted: ${stream.attempts}, failed: ` +
+    `${stream.failures.length}; messages: ${stream.bodies.length}; HTTP requests (one connection ` +
+    `each) attempted: ${http.attempts}, failed: ${http.failures.length}`);
   assert.deepEqual(stream.failures, [], 'no connection attempt or message failed');
+  assert.deepEqual(http.failures.slice(0, 5), [], `no HTTP request failed (${http.failures.length} did)`);
 
   // Reloads ran one at a time: each generation was done before the next one started.
   const order = server.logs.filter((l) => /reload: generation \d+ starting|reload done: generation \d+/.test(l))
@@ -163,6 +192,7 @@ test('a reload takes workers from 2 to 3 and back to 2 without a failed connecti
   assert.equal(listeningInodes(server.port).size, 2);
 
   const stream = connectionStream(s, server, 'grow', { prefix: 'g' });
+  const http = httpStream(server.port);
   editConfig(server, [[/^workers: 2$/m, 'workers: 3']]);
   server.signal('SIGHUP');
   await server.waitForLog(/reload done: generation 2 serving \(3 workers\)/, 15_000);
@@ -187,8 +217,11 @@ test('a reload takes workers from 2 to 3 and back to 2 without a failed connecti
   const afterShrink = stream.bodies.length;
   await waitFor(() => stream.bodies.length >= afterShrink + 30, { message: 'the stream to run on after the shrink' });
   await stream.stop();
-  t.diagnostic(`2 -> 3 -> 2 workers: connection attempts ${stream.attempts}, failed ${stream.failures.length}`);
+  await http.stop();
+  t.diagnostic(`2 -> 3 -> 2 workers: socket.io connections attempted ${stream.attempts}, failed ` +
+    `${stream.failures.length}; HTTP requests attempted ${http.attempts}, failed ${http.failures.length}`);
   assert.deepEqual(stream.failures, []);
+  assert.deepEqual(http.failures.slice(0, 5), [], `no HTTP request failed (${http.failures.length} did)`);
 
   // Slot 2's socket closes once the generation-2 worker on it is gone (shutdown_timeout 2 s).
   await server.waitForLog(/closed 1 retired sockets/, 15_000);
@@ -204,7 +237,6 @@ test('a reload to another port: the new port serves at once, the old one closes 
   const redis = await s.redis();
   const server = await s.chatd({ workers: 2, redisUrl: redis.url, config: { shutdown_timeout: '2s' } });
   await server.waitForLog(/all 2 workers ready/);
-  const { freePort } = require('./lib/harness');
   const newPort = await freePort();
   editConfig(server, [[new RegExp(`port: ${server.port}$`, 'm'), `port: ${newPort}`]]);
   server.signal('SIGHUP');

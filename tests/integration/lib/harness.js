@@ -165,6 +165,7 @@ function portAccepts(port, host = '127.0.0.1') {
 // test process dies between start and stop.
 
 const liveChildren = new Set();
+const tempDirs = new Set(); // removed at exit even when a test forgot to clean up
 process.on('exit', () => {
   for (const child of liveChildren) {
     try {
@@ -173,7 +174,14 @@ process.on('exit', () => {
       // already gone
     }
   }
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
+
+function makeTempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
 
 // Spawns `cmd args`, captures stdout and stderr line by line into `logs`, and reports the exit.
 function spawnLogged(label, cmd, args, { env, cwd } = {}) {
@@ -394,7 +402,7 @@ async function redisPings(port) {
 
 async function startRedis({ port, readyTimeout = 10000 } = {}) {
   port = port || (await freePort());
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-it-redis-'));
+  const dir = makeTempDir('chatd-it-redis-');
   let proc = null;
   const logs = [];
 
@@ -599,7 +607,7 @@ async function waitReady(server, proc, { workers, readyTimeout, label }) {
 
 async function startChatd({ workers = 1, port, redisUrl = 'redis://127.0.0.1:6379', config = {}, args = [], env = {}, readyTimeout = 15000 } = {}) {
   port = port || (await freePort());
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-it-'));
+  const tmpDir = makeTempDir('chatd-it-');
   const configPath = path.join(tmpDir, 'chatd.yaml');
   const { transports, ...chatdConfig } = config; // `transports` is a reference-only knob
   void transports;
