@@ -6,6 +6,10 @@
 // everything issued in one loop iteration leave in one write. No publish waits for a reply.
 // If Redis stalls, that buffer would grow without end: publishes beyond k_max_output_bytes of
 // unsent data or k_max_unanswered replies are dropped and counted instead.
+//
+// Liveness: a Redis that keeps the TCP connection but stops answering (stopped, swapping, wedged)
+// would otherwise look "up" forever. A PING on the publisher every k_health_interval_ms that
+// goes unanswered for the stall time counts as an outage: both links are dropped and reconnect.
 
 #include "worker/bus.h"
 
@@ -35,6 +39,8 @@ constexpr size_t k_subscribe_batch = 512;
 // At most one line per this interval for recurring problems (bad messages, refused publishes).
 constexpr uint64_t k_log_interval_ms = 10000;
 constexpr const char* k_nsp = "/";
+constexpr uint64_t k_health_interval_ms = 1000;
+constexpr uint64_t k_min_stall_ms = 3000;
 
 // Logs the first occurrence, then at most once per interval with the count suppressed since.
 class rate_limited {
@@ -81,6 +87,10 @@ struct bus::impl {
   std::unique_ptr<redis_link> pub;
   retry* sub_retry = nullptr;
   retry* pub_retry = nullptr;
+  retry* health = nullptr;  // the liveness PING timer (`link` unused)
+  uint64_t stall_ms;
+  bool ping_outstanding = false;
+  uint64_t ping_sent_ms = 0;
 
   std::unordered_map<std::string, uint32_t> rooms;  // room -> local members subscribed
   bool started = false;
@@ -106,6 +116,7 @@ struct bus::impl {
         stats(s),
         cb(std::move(c)),
         base_channel(wire::broadcast_channel(prefix, k_nsp)),
+        stall_ms(std::max<uint64_t>(k_min_stall_ms, cfg.redis_connect_timeout_ms)),
         rng(static_cast<uint32_t>(std::hash<std::string>{}(uid) ^
                                   static_cast<size_t>(std::chrono::steady_clock::now()
                                                           .time_since_epoch()
@@ -123,6 +134,7 @@ struct bus::impl {
                               [this](const std::string& why) { on_link_down(*pub, why); }});
     sub_retry = make_retry(sub.get());
     pub_retry = make_retry(pub.get());
+    health = make_retry(nullptr);
   }
 
   ~impl() { stop(); }
@@ -164,6 +176,44 @@ struct bus::impl {
     started = true;
     sub->connect();
     pub->connect();
+    uv_timer_start(&health->timer, on_health, k_health_interval_ms, k_health_interval_ms);
+  }
+
+  // ------------------------------------------------------------------ liveness
+
+  static void on_health(uv_timer_t* t) {
+    impl* self = static_cast<retry*>(t->data)->owner;
+    if (self->stopped) {
+      return;
+    }
+    redisAsyncContext* ctx = self->pub->context();
+    if (ctx == nullptr) {
+      self->ping_outstanding = false;
+      return;
+    }
+    const uint64_t now = uv_now(self->loop);
+    if (self->ping_outstanding) {
+      if (now - self->ping_sent_ms >= self->stall_ms) self->on_stall(now - self->ping_sent_ms);
+      return;
+    }
+    if (redisAsyncCommand(ctx, on_pong, self, "PING") == REDIS_OK) {
+      self->ping_outstanding = true;
+      self->ping_sent_ms = now;
+    }
+  }
+
+  static void on_pong(redisAsyncContext*, void*, void* privdata) {
+    static_cast<impl*>(privdata)->ping_outstanding = false;
+  }
+
+  void on_stall(uint64_t silent_ms) {
+    const std::string why = fmt::format("no reply from Redis for {} ms", silent_ms);
+    ping_outstanding = false;
+    // disconnect() does not call back, so report both links down ourselves.
+    pub->disconnect();
+    sub->disconnect();
+    on_link_down(*pub, why);
+    on_link_down(*sub, why);
   }
 
   void stop() {
@@ -173,6 +223,7 @@ struct bus::impl {
     stopped = true;
     close_retry(sub_retry);
     close_retry(pub_retry);
+    close_retry(health);
     // Neither link calls back on a disconnect we ask for; pending PUBLISH callbacks run now
     // with no reply and only touch `unanswered`.
     sub->disconnect();

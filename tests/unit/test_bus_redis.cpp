@@ -138,6 +138,11 @@ class redis_server {
     return false;
   }
 
+  // SIGSTOP / SIGCONT: a Redis that keeps its connections but answers nothing.
+  void pause(bool on) {
+    if (pid_ > 0) kill(pid_, on ? SIGSTOP : SIGCONT);
+  }
+
   void kill_now() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
@@ -425,6 +430,30 @@ TEST_CASE("buses reconnect and resubscribe after Redis is killed and restarted")
   REQUIRE(run_until(&t.loop, [&] {
     for (const auto& m : t.b->got) {
       if (m.data_json.find("after restart") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a Redis that stops answering is an outage; the buses come back when it resumes") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  t.b->b->subscribe_room("general");
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  t.redis.pause(true);
+  // The liveness PING goes unanswered for the stall time (3 s): both buses report down.
+  REQUIRE(run_until(&t.loop, [&] { return !t.a->b->up() && !t.b->b->up(); }));
+  CHECK(t.a->stats.bus_up.load() == 0);
+  t.redis.pause(false);
+  REQUIRE(run_until(&t.loop, [&] {
+    return t.both_up() && numsub(t.port, room_ch("general")) == 1;
+  }));
+  t.b->got.clear();
+  CHECK(t.a->b->publish(chat({"general"}, "after the stall")));
+  REQUIRE(run_until(&t.loop, [&] {
+    for (const auto& m : t.b->got) {
+      if (m.data_json.find("after the stall") != std::string::npos) return true;
     }
     return false;
   }));
