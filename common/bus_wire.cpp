@@ -16,6 +16,9 @@
 
 #include "common/bus_wire.h"
 
+#include "common/json_text.h"
+#include "common/utf8.h"
+
 #include <msgpack.hpp>
 #include <simdjson.h>
 
@@ -605,113 +608,12 @@ void append_i(std::string& out, int64_t v) {
   out.append(buf, res.ptr);
 }
 
-// Buffer#toString("utf8") semantics: each maximal ill-formed subsequence becomes U+FFFD.
-constexpr std::string_view k_replacement = "\xEF\xBF\xBD";
-
-struct utf8_step {
-  size_t len;  // bytes of the sequence, or of its maximal ill-formed subpart
-  bool ok;
-};
-
-// The non-ASCII sequence starting at s[i] (WHATWG UTF-8 decoder bounds).
-utf8_step next_utf8(std::string_view s, size_t i) {
-  const auto b = static_cast<uint8_t>(s[i]);
-  int need = 0;
-  uint8_t lower = 0x80;
-  uint8_t upper = 0xbf;
-  if (b >= 0xc2 && b <= 0xdf) {
-    need = 1;
-  } else if (b >= 0xe0 && b <= 0xef) {
-    need = 2;
-    lower = b == 0xe0 ? 0xa0 : 0x80;
-    upper = b == 0xed ? 0x9f : 0xbf;
-  } else if (b >= 0xf0 && b <= 0xf4) {
-    need = 3;
-    lower = b == 0xf0 ? 0x90 : 0x80;
-    upper = b == 0xf4 ? 0x8f : 0xbf;
-  } else {
-    return {1, false};
-  }
-  size_t j = i + 1;
-  for (int k = 0; k < need; ++k, ++j) {
-    if (j >= s.size()) {
-      return {j - i, false};
-    }
-    const auto c = static_cast<uint8_t>(s[j]);
-    if (c < lower || c > upper) {
-      return {j - i, false};
-    }
-    lower = 0x80;
-    upper = 0xbf;
-  }
-  return {j - i, true};
-}
-
-std::string utf8_sanitized(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    if (static_cast<uint8_t>(s[i]) < 0x80) {
-      out += s[i++];
-      continue;
-    }
-    const utf8_step step = next_utf8(s, i);
-    out.append(step.ok ? s.substr(i, step.len) : k_replacement);
-    i += step.len;
-  }
-  return out;
-}
-
-// JSON.stringify's QuoteJSONString, after Buffer#toString's repair of ill-formed UTF-8.
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  out += '"';
-  for (size_t i = 0; i < s.size();) {
-    size_t run = i;  // printable ASCII that needs no escape goes out in one append
-    while (run < s.size() && static_cast<uint8_t>(s[run]) >= 0x20 &&
-           static_cast<uint8_t>(s[run]) < 0x80 && s[run] != '"' && s[run] != '\\') {
-      ++run;
-    }
-    if (run > i) {
-      out.append(s.substr(i, run - i));
-      i = run;
-      continue;
-    }
-    const auto c = static_cast<uint8_t>(s[i]);
-    if (c >= 0x80) {
-      const utf8_step step = next_utf8(s, i);
-      out.append(step.ok ? s.substr(i, step.len) : k_replacement);
-      i += step.len;
-      continue;
-    }
-    ++i;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += k_hex[c >> 4];
-          out += k_hex[c & 0xf];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 // A map key as the JavaScript property name notepack's `value[key] = ...` would create.
 bool key_text(const object& k, std::string& out, std::string& err) {
   out.clear();
   switch (k.type) {
     case mt::STR:
-      out = utf8_sanitized(std::string_view(k.via.str.ptr, k.via.str.size));
+      out = utf8_repaired(std::string_view(k.via.str.ptr, k.via.str.size));
       return true;
     case mt::POSITIVE_INTEGER:
       append_u(out, k.via.u64);

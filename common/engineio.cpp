@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "common/url_query.h"
+#include "common/json_text.h"
 
 namespace chatd::eio {
 

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <memory>
 
-#include "common/url_query.h"
+#include "common/json_text.h"
 
 namespace chatd::sio {
 

@@ -26,58 +26,11 @@ int hex_value(char c) {
   return -1;
 }
 
-// Length of the longest prefix of `s` that starts a well-formed UTF-8 sequence (at least 1): the
-// "maximal subpart" that the WHATWG decoder (V8's, so Node's) replaces with one U+FFFD.
-size_t utf8_sequence_or_subpart(std::string_view s, bool& valid) {
-  auto c = static_cast<unsigned char>(s[0]);
-  valid = false;
-  size_t need = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c < 0x80) {
-    valid = true;
-    return 1;
-  } else if (c >= 0xC2 && c <= 0xDF) {
-    need = 1;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 2;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 3;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 1;
-  }
-  size_t i = 1;
-  for (; i <= need; ++i) {
-    if (i >= s.size()) return i;
-    auto b = static_cast<unsigned char>(s[i]);
-    if (i == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) return i;
-  }
-  valid = true;
-  return i;
-}
-
 // Node turns the decoded bytes into a JS string with Buffer#toString: every ill-formed sequence
 // becomes U+FFFD. Doing the same keeps whatever we echo back valid UTF-8 (a WebSocket text frame
 // that is not would make the client drop the connection).
-void replace_invalid_utf8(std::string& s) {
-  if (valid_utf8(s)) return;
-  std::string out;
-  out.reserve(s.size() + 8);
-  std::string_view rest = s;
-  while (!rest.empty()) {
-    bool valid = false;
-    size_t n = utf8_sequence_or_subpart(rest, valid);
-    if (valid) {
-      out.append(rest.substr(0, n));
-    } else {
-      out.append("\xEF\xBF\xBD");
-    }
-    rest.remove_prefix(n);
-  }
-  s = std::move(out);
+void repair_utf8(std::string& s) {
+  if (!valid_utf8(s)) s = utf8_repaired(s);
 }
 
 // querystring.unescape: '+' is a space, %XX a byte, and a '%' not followed by two hex digits is
@@ -97,7 +50,7 @@ std::string decode_component(std::string_view s) {
       out.push_back(c);
     }
   }
-  replace_invalid_utf8(out);
+  repair_utf8(out);
   return out;
 }
 
@@ -195,33 +148,6 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
   size_t q = target.find('?');
   if (q == std::string_view::npos) return {target, {}};
   return {target.substr(0, q), target.substr(q + 1)};
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t run = 0;  // start of the bytes copied as they are
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.substr(run, i - run));
-    run = i + 1;
-    switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      default: {
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-        out.append(esc, sizeof esc);
-      }
-    }
-  }
-  out.append(s.substr(run));
-  out.push_back('"');
 }
 
 }  // namespace chatd

@@ -2,6 +2,8 @@
 // URL query strings: split, percent-decode ('+' is a space, as Node's querystring), and render as
 // the JSON object Socket.IO exposes as `socket.handshake.query` (a repeated key becomes an array).
 
+#include "common/json_text.h"
+
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,8 +25,5 @@ url_query parse_url_query(std::string_view query);
 
 // Splits a request target into path and query ("/a?b=1" -> "/a", "b=1").
 std::pair<std::string_view, std::string_view> split_target(std::string_view target);
-
-// Appends `s` as a JSON string literal (quotes included), escaping as JSON.stringify does.
-void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace chatd

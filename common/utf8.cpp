@@ -62,4 +62,54 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+
+// WHATWG UTF-8 decoder bounds.
+utf8_step next_utf8(std::string_view s, size_t i) {
+  const auto b = static_cast<uint8_t>(s[i]);
+  int need = 0;
+  uint8_t lower = 0x80;
+  uint8_t upper = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) {
+    need = 1;
+  } else if (b >= 0xe0 && b <= 0xef) {
+    need = 2;
+    lower = b == 0xe0 ? 0xa0 : 0x80;
+    upper = b == 0xed ? 0x9f : 0xbf;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    need = 3;
+    lower = b == 0xf0 ? 0x90 : 0x80;
+    upper = b == 0xf4 ? 0x8f : 0xbf;
+  } else {
+    return {1, false};
+  }
+  size_t j = i + 1;
+  for (int k = 0; k < need; ++k, ++j) {
+    if (j >= s.size()) {
+      return {j - i, false};
+    }
+    const auto c = static_cast<uint8_t>(s[j]);
+    if (c < lower || c > upper) {
+      return {j - i, false};
+    }
+    lower = 0x80;
+    upper = 0xbf;
+  }
+  return {j - i, true};
+}
+
+std::string utf8_repaired(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<uint8_t>(s[i]) < 0x80) {
+      out += s[i++];
+      continue;
+    }
+    const utf8_step step = next_utf8(s, i);
+    out.append(step.ok ? s.substr(i, step.len) : k_replacement_char);
+    i += step.len;
+  }
+  return out;
+}
+
 }  // namespace chatd
