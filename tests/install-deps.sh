@@ -13,6 +13,7 @@ packages=(
   redis-server redis-tools
   systemd   # systemd-analyze, to check the unit file
   python3
+  chromium  # the demo page's browser test (driven by playwright-core from npm)
 )
 # Node: Debian's only when there is none. A machine may have another node (e.g. NodeSource's,
 # which bundles npm): Debian's npm package conflicts with it, so npm comes from apt only when

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/url_query.h"
 #include "worker/connection.h"
+#include "worker/demo_page.h"
 #include "worker/http_response.h"
 #include "worker/http_state.h"
 #include "worker/metrics.h"
@@ -125,6 +126,10 @@ void http_handler::handle(connection& c, request& req) {
     if (c.srv_.segment() == nullptr) return respond(c, 503, "text/plain", "no stats segment", keep_alive);
     std::string body = render_metrics(*c.srv_.segment());
     return respond(c, 200, "text/plain; version=0.0.4", body, keep_alive);
+  }
+  if (path == "/" || path == "/index.html") {
+    if (!get) return respond(c, 405, "text/plain", "Method Not Allowed", keep_alive, "Allow: GET\r\n");
+    return respond(c, 200, "text/html; charset=utf-8", demo_page(), keep_alive);
   }
   respond(c, 404, "text/plain", "Not Found", keep_alive);
 }
