@@ -10,6 +10,8 @@
 // Liveness: a Redis that keeps the TCP connection but stops answering (stopped, swapping, wedged)
 // would otherwise look "up" forever. A PING on the publisher every k_health_interval_ms that
 // goes unanswered for the stall time counts as an outage: both links are dropped and reconnect.
+// A health tick that comes late means this worker's own loop was busy (a connection storm, say):
+// the reply may be sitting unread in the socket, so the wait starts over instead.
 
 #include "worker/bus.h"
 
@@ -40,7 +42,7 @@ constexpr size_t k_subscribe_batch = 512;
 constexpr uint64_t k_log_interval_ms = 10000;
 constexpr const char* k_nsp = "/";
 constexpr uint64_t k_health_interval_ms = 1000;
-constexpr uint64_t k_min_stall_ms = 3000;
+constexpr uint64_t k_min_stall_ms = 5000;
 
 // Logs the first occurrence, then at most once per interval with the count suppressed since.
 class rate_limited {
@@ -91,6 +93,7 @@ struct bus::impl {
   uint64_t stall_ms;
   bool ping_outstanding = false;
   uint64_t ping_sent_ms = 0;
+  uint64_t last_tick_ms = 0;
 
   std::unordered_map<std::string, uint32_t> rooms;  // room -> local members subscribed
   bool started = false;
@@ -192,6 +195,12 @@ struct bus::impl {
       return;
     }
     const uint64_t now = uv_now(self->loop);
+    const bool late = self->last_tick_ms != 0 && now - self->last_tick_ms > 2 * k_health_interval_ms;
+    self->last_tick_ms = now;
+    if (self->ping_outstanding && late) {
+      self->ping_sent_ms = now;
+      return;
+    }
     if (self->ping_outstanding) {
       if (now - self->ping_sent_ms >= self->stall_ms) self->on_stall(now - self->ping_sent_ms);
       return;

@@ -4,6 +4,7 @@
 #include "worker/connection.h"
 
 #include "common/log.h"
+#include "worker/http_response.h"
 #include "worker/http_state.h"
 #include "worker/server.h"
 #include "worker/session.h"
@@ -35,6 +36,12 @@ bool connection::start() {
     return false;
   }
   return true;
+}
+
+void connection::refuse() {
+  send(make_bytes(http_response(503, "text/plain", "Service Unavailable: connection limit reached",
+                                false, "Retry-After: 1\r\n")));
+  close_after_flush();
 }
 
 bool connection::idle_http() const {

@@ -37,6 +37,8 @@ class connection final : private ws::frame_handler {
 
   // Starts reading (after uv_accept).
   bool start();
+  // Over the connection limit: answers 503 and closes (after the client's request is drained).
+  void refuse();
   // Queues bytes for the next flush. Returns false, and drops the client, when the queue would
   // exceed max_backpressure; false also when the connection is closing.
   bool send(shared_bytes bytes);

@@ -79,20 +79,22 @@ void server::on_connection(uv_stream_t* listener, int status) {
              [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
     return;
   }
-  if (srv->connection_count_ >= srv->max_connections_ || srv->mode_ != mode::serving) {
-    srv->stats_.rejected_total.fetch_add(1, std::memory_order_relaxed);
-    log::debug("refusing a connection: {} open, limit {}", srv->connection_count_,
-               srv->max_connections_);
-    uv_close(reinterpret_cast<uv_handle_t*>(c->tcp()),
-             [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
-    return;
-  }
+  bool over = srv->connection_count_ >= srv->max_connections_ || srv->mode_ != mode::serving;
   uv_tcp_nodelay(c->tcp(), 1);
   c->next = srv->head_;
   if (srv->head_ != nullptr) srv->head_->prev = c;
   srv->head_ = c;
   ++srv->connection_count_;
   srv->stats_.connections.store(srv->connection_count_, std::memory_order_relaxed);
+  if (over) {
+    // A clear answer rather than a reset: 503 and a lingering close. Such connections count
+    // while they linger (at most k_linger_ms), so the limit can be passed by that many briefly.
+    srv->stats_.rejected_total.fetch_add(1, std::memory_order_relaxed);
+    log::debug("refusing a connection: {} open, limit {}", srv->connection_count_,
+               srv->max_connections_);
+    c->refuse();
+    return;
+  }
   srv->stats_.accepted_total.fetch_add(1, std::memory_order_relaxed);
   if (!c->start()) c->abort("read_start failed");
 }

@@ -442,7 +442,7 @@ TEST_CASE("a Redis that stops answering is an outage; the buses come back when i
   t.b->b->subscribe_room("general");
   REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
   t.redis.pause(true);
-  // The liveness PING goes unanswered for the stall time (3 s): both buses report down.
+  // The liveness PING goes unanswered for the stall time (5 s): both buses report down.
   REQUIRE(run_until(&t.loop, [&] { return !t.a->b->up() && !t.b->b->up(); }));
   CHECK(t.a->stats.bus_up.load() == 0);
   t.redis.pause(false);
