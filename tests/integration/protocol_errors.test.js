@@ -74,10 +74,18 @@ test('HTTP surface and Engine.IO handshake errors', TIMEOUT, async (t) => {
   });
 
   await t.test('other paths: 404', async () => {
-    for (const path of ['/', '/nope', '/socket.io', '/socket.iox/?EIO=4&transport=websocket', '/healthz/x']) {
+    for (const path of ['/nope', '/socket.io', '/socket.iox/?EIO=4&transport=websocket', '/healthz/x']) {
       const res = await get(path);
       assert.equal(res.status, 404, `${path}: status (body ${JSON.stringify(res.body.slice(0, 200))})`);
     }
+  });
+
+  await t.test('GET /: the demo chat page (chatd only)', async () => {
+    const res = await get('/');
+    if (isReference) return assert.equal(res.status, 404);
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type'], /^text\/html/);
+    assert.match(res.body, /<title>chatd<\/title>/);
   });
 
   await t.test('GET /healthz: 200 {"status":"ok",...}', async () => {
