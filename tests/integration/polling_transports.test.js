@@ -58,7 +58,7 @@ test('transports ["polling"]: rooms chat across both workers', TIMEOUT, async (t
 test('upgrade: false keeps the session on polling, and it chats', TIMEOUT, async (t) => {
   const { s, server } = await world(t);
   const ms = await chatRoom(t, s, server, 'no-upgrade', { transports: ['polling', 'websocket'], upgrade: false });
-  await settle(300);
+  await settle();
   for (const m of ms) assert.equal(m.socket.io.engine.transport.name, 'polling', `${m.name} stayed on polling`);
 });
 
