@@ -56,7 +56,10 @@ class server {
   void add_session(session& s);
   void remove_session(session& s);
   // Hand-over of a connection whose request names another slot's session.
-  bool can_hand_over(unsigned slot) const { return handover_ && handover_->can_send(slot); }
+  // Only to slots of this generation's config: a slot a reload dropped has no reader.
+  bool can_hand_over(unsigned slot) const {
+    return handover_ && slot < static_cast<unsigned>(cfg_.worker_count()) && handover_->can_send(slot);
+  }
   // Sends `c`'s socket and `bytes` to `slot`; true when the owner has it (c then just goes).
   bool hand_over(connection& c, unsigned slot, std::string_view bytes);
   void close_soon(connection& c);
