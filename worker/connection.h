@@ -56,6 +56,9 @@ class connection final : private ws::frame_handler {
   bool send(shared_bytes bytes);
   // Graceful close of a WebSocket: close frame with `code`, flush, then close the TCP connection.
   void close_ws(uint16_t code, std::string_view reason = {});
+  // Closes once what is queued has been written (an HTTP answer, say).
+  void close_gracefully() { close_after_flush(); }
+  bool has_output() const { return out_head_ != out_.size() || writing_; }
   // Closes without flushing, soon (the sweep does it).
   void abort(std::string_view why);
   bool closing() const { return phase_ == phase::closing || phase_ == phase::closed; }

@@ -265,6 +265,8 @@ void server::close_all(uint16_t code) {
   for (connection* c = head_; c != nullptr; c = c->next) {
     if (c->is_websocket()) {
       c->close_ws(code, "server shutting down");
+    } else if (c->has_output()) {
+      c->close_gracefully();  // a held GET's close packet, say
     } else {
       c->abort("server shutting down");
     }

@@ -101,6 +101,7 @@ void session::on_probe_text(connection& ws, std::string_view packet) {
   if (&ws != probe_ || ended_) return;
   if (packet == "2probe") {
     ws.send(make_text_frame({"3probe"}));
+    probed_ = true;
     // The held GET returns (a noop if nothing else) so the client can pause polling; a GET that
     // arrives from now on is answered at once, for the same reason.
     if (poll_conn_ != nullptr) poll_conn_->wake();
@@ -109,6 +110,7 @@ void session::on_probe_text(connection& ws, std::string_view packet) {
   if (packet == "5") return finish_upgrade();
   log::debug("session {}: unexpected packet during the upgrade: closing the probe", eio_sid_);
   probe_ = nullptr;
+  probed_ = false;
   ws.detach_session();
   ws.close_ws(ws::close_code::normal);
   arm_timer();
@@ -117,6 +119,7 @@ void session::on_probe_text(connection& ws, std::string_view packet) {
 void session::finish_upgrade() {
   connection* ws = probe_;
   probe_ = nullptr;
+  probed_ = false;
   if (poll_conn_ != nullptr) {
     connection* held = poll_conn_;
     poll_conn_ = nullptr;
@@ -139,6 +142,7 @@ void session::finish_upgrade() {
 void session::probe_closed(connection& ws) {
   if (probe_ != &ws) return;
   probe_ = nullptr;
+  probed_ = false;
   arm_timer();
 }
 
@@ -173,6 +177,7 @@ void session::on_timer(uv_timer_t* t) {
     log::debug("session {}: upgrade timeout", s->eio_sid_);
     connection* probe = s->probe_;
     s->probe_ = nullptr;
+    s->probed_ = false;
     probe->detach_session();
     probe->close_ws(ws::close_code::normal);
   }
@@ -340,6 +345,7 @@ void session::end() {
   if (probe_ != nullptr) {
     connection* probe = probe_;
     probe_ = nullptr;
+    probed_ = false;
     probe->detach_session();
     probe->close_ws(ws::close_code::normal);
   }

@@ -56,7 +56,7 @@ class session {
   // another GET is already held: the caller answers 400.
   bool attach_poll(connection& c);
   // Something to answer the held GET with (packets, or the noop an upgrade needs).
-  bool poll_ready() const { return !pending_.empty() || probe_ != nullptr; }
+  bool poll_ready() const { return !pending_.empty() || probed_; }
   // The held GET's payload; detaches the GET.
   std::string take_poll_payload();
   // The connection holding the GET went away: a transport error, as engine.io has it.
@@ -113,6 +113,7 @@ class session {
   size_t pending_bytes_ = 0;
   connection* poll_conn_ = nullptr;
   connection* probe_ = nullptr;
+  bool probed_ = false;  // the probe answered "3probe": GETs return at once (noop if need be)
   bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
   // A BINARY_EVENT waiting for its attachments.
   std::string binary_head_;

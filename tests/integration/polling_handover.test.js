@@ -150,11 +150,14 @@ test('a respawned worker takes its slot\'s hand-overs; after a reload old sids a
   const [s0, s1] = await sessionPerSlot(port);
 
   // Kill every worker: the respawned ones read the same channels; the sessions died with them.
-  for (const pid of server.workerPids()) process.kill(pid, 'SIGKILL');
+  const killed = server.workerPids();
+  for (const pid of killed) process.kill(pid, 'SIGKILL');
   await waitFor(async () => {
     const r = await httpRequest(port, { path: '/healthz' }).catch(() => null);
     return r && r.status === 200 && server.workerPids().length === 2;
   }, { timeout: 15_000, message: 'workers respawned' });
+  assert.ok(server.workerPids().every((p) => !killed.includes(p)), `new worker processes: ${server.workerPids()} (killed ${killed})`);
+  t.diagnostic(`workers ${killed} killed, respawned as ${server.workerPids()}`);
   await waitFor(async () => (await poll(port, s0).catch(() => ({}))).status === 400, { timeout: 15_000, message: 'the old session answered' });
   for (const sid of [s0, s1]) {
     for (let i = 0; i < 6; i++) {
@@ -170,7 +173,10 @@ test('a respawned worker takes its slot\'s hand-overs; after a reload old sids a
 
   // Reload: the new generation reuses the slots (and their channels); the old sids are unknown.
   server.signal('SIGHUP');
+  const gen1 = server.workerPids();
   await server.waitForLog(/reload done: generation 2 serving/, 15_000);
+  await waitFor(() => server.workerPids().every((p) => !gen1.includes(p)), { timeout: 15_000, message: 'the old generation exited' });
+  t.diagnostic(`reloaded: workers ${server.workerPids()}`);
   for (const sid of fresh) {
     for (let i = 0; i < 6; i++) {
       const res = await post(port, sid, '6');
