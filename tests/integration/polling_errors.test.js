@@ -156,7 +156,7 @@ test('a close packet makes the pending GET return a noop, and ends the session',
 });
 
 test('heartbeat over polling: the held GET returns the ping; no pong closes the session', TIMEOUT, async (t) => {
-  const { server } = await world(t, { ping_interval: 300, ping_timeout: 300 });
+  const { server } = await world(t, { ping_interval: 300, ping_timeout: 1000 });
   const { sid } = await handshake(server.port);
   const ping = await poll(server.port, sid);
   assert.deepEqual(ping.packets, ['2']);

@@ -172,8 +172,8 @@ test('a respawned worker takes its slot\'s hand-overs; after a reload old sids a
   }
 
   // Reload: the new generation reuses the slots (and their channels); the old sids are unknown.
-  server.signal('SIGHUP');
   const gen1 = server.workerPids();
+  server.signal('SIGHUP');
   await server.waitForLog(/reload done: generation 2 serving/, 15_000);
   await waitFor(() => server.workerPids().every((p) => !gen1.includes(p)), { timeout: 15_000, message: 'the old generation exited' });
   t.diagnostic(`reloaded: workers ${server.workerPids()}`);
