@@ -153,10 +153,11 @@ test('a respawned worker takes its slot\'s hand-overs; after a reload old sids a
   const killed = server.workerPids();
   for (const pid of killed) process.kill(pid, 'SIGKILL');
   await waitFor(async () => {
+    const pids = server.workerPids();
+    if (pids.length !== 2 || pids.some((p) => killed.includes(p))) return false;
     const r = await httpRequest(port, { path: '/healthz' }).catch(() => null);
-    return r && r.status === 200 && server.workerPids().length === 2;
-  }, { timeout: 15_000, message: 'workers respawned' });
-  assert.ok(server.workerPids().every((p) => !killed.includes(p)), `new worker processes: ${server.workerPids()} (killed ${killed})`);
+    return r && r.status === 200;
+  }, { timeout: 15_000, message: () => `two new worker processes (have ${server.workerPids()}, killed ${killed})` });
   t.diagnostic(`workers ${killed} killed, respawned as ${server.workerPids()}`);
   await waitFor(async () => (await poll(port, s0).catch(() => ({}))).status === 400, { timeout: 15_000, message: 'the old session answered' });
   for (const sid of [s0, s1]) {
