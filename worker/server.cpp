@@ -241,8 +241,12 @@ void server::retire() {
   log::info("retiring: not accepting; {} connections may stay up to {} ms", connection_count_,
             cfg_.shutdown_timeout_ms);
   stop_accepting();
-  // The next generation of this slot reads the hand-over channel from now on.
+  // The next generation of this slot reads the hand-over channel from now on, so this worker's
+  // polling sessions can no longer be reached by new connections: close them now (a held GET
+  // gets the close packet) and let their clients reconnect to the new generation, rather than
+  // leave them in their rooms until shutdown_timeout. WebSocket sessions drain as before.
   if (handover_) handover_->stop();
+  end_polling_sessions();
   uv_timer_start(&deadline_, &server::on_deadline, cfg_.shutdown_timeout_ms, 0);
   maybe_finish();
 }

@@ -189,3 +189,26 @@ test('a respawned worker takes its slot\'s hand-overs; after a reload old sids a
     for (let i = 0; i < 6; i++) assert.equal((await post(port, sid, '6')).body, 'ok', `new generation sid, slot ${sidSlot(sid)}`);
   }
 });
+
+test('a reload closes the old generation\'s polling sessions; their clients reconnect and chat', { ...TIMEOUT, skip }, async (t) => {
+  const { s, server } = await world(t);
+  await server.waitForLog(/all 2 workers ready/);
+  const { collect } = require('./lib/harness');
+  const opts = { transports: ['polling'], reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300 };
+  const a = await s.client(server.url, { channel: 'reload', userId: 'a', ...opts });
+  const b = await s.client(server.url, { channel: 'reload', userId: 'b', ...opts });
+  const oldIds = [a.io.engine.id, b.io.engine.id];
+  let reconnects = 0;
+  a.io.on('reconnect', () => reconnects++);
+  b.io.on('reconnect', () => reconnects++);
+  server.signal('SIGHUP');
+  await server.waitForLog(/reload done: generation 2 serving/, 15_000);
+  await waitFor(() => reconnects >= 2 && a.connected && b.connected, {
+    timeout: 15_000,
+    message: () => `both clients reconnected (${reconnects} reconnects; connected ${a.connected}, ${b.connected})`,
+  });
+  assert.ok(!oldIds.includes(a.io.engine.id) && !oldIds.includes(b.io.engine.id), 'new Engine.IO sessions');
+  const got = collect(b, 'chat');
+  a.emit('message', { body: 'after the reload' });
+  await got.waitFor((p) => p.body === 'after the reload', { timeout: 5000 });
+});
