@@ -14,6 +14,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,11 +99,32 @@ master::master(cli_options cli, config cfg, std::unique_ptr<listener_group> list
   current_group_ = listeners.get();
   groups_.push_back(std::move(listeners));
   slots_.assign(static_cast<size_t>(cfg_.worker_count()), slot_state{});
+  ensure_channels(slots_.size());
+}
+
+void master::ensure_channels(size_t count) {
+  while (channels_.size() < count) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+      log::error("hand-over channel for slot {}: {}", channels_.size(), strerror(errno));
+      sv[0] = sv[1] = -1;
+    } else {
+      // Room for a few hand-overs in flight (each at most a request head and one read).
+      int size = 1 << 20;
+      setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+      setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    channels_.push_back({sv[0], sv[1]});
+  }
 }
 
 master::~master() {
   for (auto& w : workers_) {
     if (w.ready_fd >= 0) close(w.ready_fd);
+  }
+  for (auto& ch : channels_) {
+    if (ch[0] >= 0) close(ch[0]);
+    if (ch[1] >= 0) close(ch[1]);
   }
 }
 
@@ -290,7 +312,15 @@ void master::run_timers() {
 // Workers
 
 void master::spawn(unsigned slot, unsigned generation) {
-  worker_launch launch{slot, generation, current_group_->fd(slot), &cfg_, stats_};
+  ensure_channels(std::max<size_t>({slot + 1, slots_.size(), static_cast<size_t>(cfg_.worker_count())}));
+  worker_launch launch;
+  launch.slot = slot;
+  launch.generation = generation;
+  launch.listen_fd = current_group_->fd(slot);
+  launch.cfg = &cfg_;
+  launch.stats = stats_;
+  launch.handover_recv_fd = channels_[slot][0];
+  for (const auto& ch : channels_) launch.handover_send_fds.push_back(ch[1]);
   auto child = fork_worker(launch);
   if (!child) {
     log::error("cannot start worker {}: {}", slot, child.error());

@@ -15,6 +15,7 @@
 #include "daemon/cli.h"
 #include "daemon/listeners.h"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -126,7 +127,12 @@ class master {
   std::optional<clock::time_point> stop_deadline_;
   clock::time_point next_status_at_{};
   std::string last_status_;
-  std::vector<size_t> readable_;  // indexes into workers_ whose pipe polled readable
+  std::vector<size_t> readable_;
+  // Hand-over channels (worker/handover.h), one per slot ever used: [0] read by the slot's
+  // worker, [1] written by every worker. Kept for the master's life, like the listeners, so a
+  // respawned or reloaded worker of slot i reads slot i's channel.
+  std::vector<std::array<int, 2>> channels_;
+  void ensure_channels(size_t count);  // indexes into workers_ whose pipe polled readable
 };
 
 }  // namespace chatd

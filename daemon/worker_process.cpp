@@ -19,16 +19,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <vector>
 
 namespace chatd {
 namespace {
 
-// Closes every descriptor above stderr except `a` and `b`: the other slots' sockets, other
-// workers' pipes and whatever else the master holds are none of this worker's business, and a
-// listener kept open here by mistake would outlive its retirement.
-void close_fds_except(int a, int b) {
-  const unsigned keep[2] = {static_cast<unsigned>(std::min(a, b)),
-                            static_cast<unsigned>(std::max(a, b))};
+// Closes every descriptor above stderr except those in `keep_fds`: the other slots' sockets,
+// other workers' pipes and whatever else the master holds are none of this worker's business,
+// and a listener kept open here by mistake would outlive its retirement.
+void close_fds_except(std::vector<int> keep_fds) {
+  std::erase_if(keep_fds, [](int fd) { return fd < 3; });
+  std::sort(keep_fds.begin(), keep_fds.end());
+  std::vector<unsigned> keep(keep_fds.begin(), keep_fds.end());
   unsigned next = 3;  // stdin, stdout and stderr stay
   for (unsigned k : keep) {
     if (k > next) close_range(next, k - 1, 0);
@@ -55,7 +57,11 @@ void reset_signals() {
 }
 
 [[noreturn]] void run_child(const worker_launch& w, int ready_wr, pid_t master_pid) {
-  close_fds_except(w.listen_fd, ready_wr);
+  std::vector<int> keep = w.handover_send_fds;
+  keep.push_back(w.listen_fd);
+  keep.push_back(ready_wr);
+  keep.push_back(w.handover_recv_fd);
+  close_fds_except(std::move(keep));
   // If the master dies (even by SIGKILL), retire gracefully rather than serve unsupervised.
   prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
   if (getppid() != master_pid) _exit(1);
@@ -71,6 +77,8 @@ void reset_signals() {
   opts.generation = w.generation;
   opts.listen_fd = w.listen_fd;
   opts.ready_fd = ready_wr;
+  opts.handover_recv_fd = w.handover_recv_fd;
+  opts.handover_send_fds = w.handover_send_fds;
   opts.cfg = *w.cfg;
   opts.stats = w.stats;
   opts.stats_index = w.stats ? w.stats->claim(getpid()) : -1;

@@ -8,6 +8,7 @@
 #include "common/stats.h"
 
 #include <string>
+#include <vector>
 #include <sys/types.h>
 
 namespace chatd {
@@ -18,6 +19,8 @@ struct worker_launch {
   int listen_fd = -1;        // the master's copy of the slot's socket; the child keeps only it
   const config* cfg = nullptr;
   stats_segment* stats = nullptr;
+  int handover_recv_fd = -1;           // the slot's receiving end of its hand-over channel
+  std::vector<int> handover_send_fds;  // every slot's sending end (index = slot)
 };
 
 struct spawned_worker {

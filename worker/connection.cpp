@@ -84,9 +84,21 @@ void connection::feed_websocket(char* data, size_t len) {
   if (!closing()) ws_->shrink_if_idle();
 }
 
+void connection::feed(std::string bytes) {
+  if (!bytes.empty()) on_data(bytes.data(), bytes.size());
+}
+
 bool connection::on_message(ws::opcode op, std::string_view payload) {
   if (session_ == nullptr) return false;
-  if (op == ws::opcode::text) {
+  if (probe_) {
+    if (op != ws::opcode::text) {
+      session_->probe_closed(*this);
+      detach_session();
+      close_ws(ws::close_code::normal);
+      return false;
+    }
+    session_->on_probe_text(*this, payload);
+  } else if (op == ws::opcode::text) {
     session_->on_text(payload);
   } else {
     session_->on_binary(payload);
@@ -153,6 +165,9 @@ void connection::consume(size_t bytes) {
 
 void connection::flush() {
   dirty = false;
+  if (poll_session_ != nullptr && poll_session_->poll_ready() && !closing()) {
+    answer_poll(poll_session_->take_poll_payload());
+  }
   if (writing_ || phase_ == phase::closed) return;
   uv_buf_t bufs[k_max_write_bufs];
   while (out_head_ < out_.size()) {
@@ -194,7 +209,12 @@ void connection::flush() {
   out_.clear();
   out_head_ = 0;
   if (out_.capacity() > 16) out_.shrink_to_fit();  // a burst is over: idle connections stay small
-  if (close_when_flushed_) begin_linger();
+  if (close_when_flushed_) return begin_linger();
+  if (handover_slot_ >= 0) return do_handover();
+  if (resume_http_ && phase_ == phase::http && poll_session_ == nullptr) {
+    resume_http_ = false;
+    on_http_data(nullptr, 0);
+  }
 }
 
 void connection::begin_linger() {
@@ -279,8 +299,17 @@ void connection::abort(std::string_view why) {
 void connection::close_now() {
   if (phase_ == phase::closed) return;
   if (session_ != nullptr) {
-    session_->end();
+    if (probe_) {
+      session_->probe_closed(*this);
+    } else {
+      session_->end();
+    }
     session_ = nullptr;
+  }
+  if (poll_session_ != nullptr) {
+    session* s = poll_session_;
+    poll_session_ = nullptr;
+    s->poll_closed(*this);
   }
   phase_ = phase::closed;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &connection::on_closed);

@@ -4,6 +4,10 @@
 // (common/ws_codec) handed to the Engine.IO session. Output is a bounded queue of shared buffers
 // written once per loop iteration by the server (one syscall carries everything queued).
 //
+// Over HTTP a connection may hold a long-polling GET for a session (answered at the next flush
+// once the session has something to send), and a request for a session another worker owns makes
+// the connection itself move to that worker (worker/handover.h).
+//
 // Closing is never done from inside a callback chain that might walk a room: abort() and
 // close-after-flush put the connection on the server's close list and the server's sweep closes
 // it (Redis' freeClientAsync). The object is freed in the uv_close callback of its TCP handle.
@@ -35,15 +39,28 @@ class connection final : private ws::frame_handler {
   uv_tcp_t* tcp() { return &tcp_; }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
-  // Starts reading (after uv_accept).
+  // Starts reading (after uv_accept, or after adopting a handed-over descriptor).
   bool start();
   // Over the connection limit: answers 503 and closes (after the client's request is drained).
   void refuse();
+  // A handed-over connection: the bytes the previous worker had read, parsed as if read here.
+  void feed(std::string bytes);
+  // Something became ready for this connection (a held GET's session has packets).
+  void wake() { mark_dirty(); }
+  // Answers the held long-polling GET with `payload` (an Engine.IO polling payload).
+  void answer_poll(std::string_view payload);
+  // The session lets go of this WebSocket (a probe it refuses or gives up on).
+  void detach_session() { session_ = nullptr; probe_ = false; }
+  // The probing WebSocket becomes the session's transport (and owner).
+  void promote_session() { probe_ = false; }
   // Queues bytes for the next flush. Returns false, and drops the client, when the queue would
   // exceed max_backpressure; false also when the connection is closing.
   bool send(shared_bytes bytes);
   // Graceful close of a WebSocket: close frame with `code`, flush, then close the TCP connection.
   void close_ws(uint16_t code, std::string_view reason = {});
+  // Closes once what is queued has been written (an HTTP answer, say).
+  void close_gracefully() { close_after_flush(); }
+  bool has_output() const { return out_head_ != out_.size() || writing_; }
   // Closes without flushing, soon (the sweep does it).
   void abort(std::string_view why);
   bool closing() const { return phase_ == phase::closing || phase_ == phase::closed; }
@@ -82,6 +99,7 @@ class connection final : private ws::frame_handler {
   void mark_dirty();
   void close_after_flush();
   void begin_linger();
+  void do_handover();
 
   // frame_handler
   bool on_message(ws::opcode op, std::string_view payload) override;
@@ -101,7 +119,13 @@ class connection final : private ws::frame_handler {
   size_t inflight_chunks_ = 0;
   std::unique_ptr<http_state> http_;
   std::unique_ptr<ws::frame_parser> ws_;
-  session* session_ = nullptr;
+  session* session_ = nullptr;  // WebSocket: the session it carries (owned unless probe_)
+  bool probe_ = false;          // WebSocket probing an upgrade of a polling session
+  session* poll_session_ = nullptr;  // HTTP: the session whose GET this connection holds
+  bool poll_keep_alive_ = true;
+  std::string poll_headers_;    // the held GET's extra response headers (CORS, no-store)
+  int handover_slot_ = -1;      // a request to hand over once the output queue has drained
+  bool resume_http_ = false;    // requests were left buffered behind a held GET
   std::vector<out_chunk> out_;
   size_t out_head_ = 0;
   size_t queued_bytes_ = 0;

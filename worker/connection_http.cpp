@@ -1,6 +1,8 @@
 // HTTP on a client connection: requests parsed by Beast's parser fed from libuv reads, routed to
 // the Engine.IO endpoint (/socket.io/), /healthz, /metrics, or answered 404. A successful
-// WebSocket handshake switches the connection to frames and starts its Engine.IO session.
+// WebSocket handshake switches the connection to frames and starts (or upgrades) its Engine.IO
+// session; long-polling GETs are held for their session, POSTs feed it. A request naming a session
+// of another worker slot moves, with its connection, to that worker as soon as its head is read.
 
 #include "common/engineio.h"
 #include "common/log.h"
@@ -20,6 +22,8 @@
 #include <fmt/format.h>
 
 #include <strings.h>
+
+#include <optional>
 
 namespace chatd {
 
@@ -44,15 +48,50 @@ bool header_has_token(std::string_view value, std::string_view token) {
 
 using request = http::request<http::string_body>;
 
+// The slot owning the session a request names, when it is not ours and we can reach it.
+std::optional<unsigned> foreign_slot(server& srv, const request& req) {
+  auto [path, query] = split_target(req.target());
+  if (path != "/socket.io/") return std::nullopt;
+  url_query q = parse_url_query(query);
+  const std::string* sid = q.get("sid");
+  if (sid == nullptr) return std::nullopt;
+  std::optional<unsigned> slot = eio::sid_slot(*sid);
+  if (!slot || *slot == srv.slot() || !srv.can_hand_over(*slot)) return std::nullopt;
+  return slot;
+}
+
+// CORS (as the npm `cors` middleware engine.io uses, for the configured origins) and
+// no-store, for every Engine.IO answer.
+std::string eio_headers(const config& cfg, const request& req) {
+  std::string out = "Cache-Control: no-store\r\n";
+  if (cfg.allowed_origins.empty()) return out;
+  auto it = req.find(http::field::origin);
+  if (it == req.end()) return out;
+  std::string_view origin = it->value();
+  bool allowed = false;
+  for (const std::string& o : cfg.allowed_origins) {
+    if (o == "*" || o == origin) allowed = true;
+  }
+  if (!allowed) return out;
+  out += fmt::format("Access-Control-Allow-Origin: {}\r\nAccess-Control-Allow-Credentials: true\r\n"
+                     "Vary: Origin\r\n", origin);
+  return out;
+}
+
+
 }  // namespace
 
 struct http_handler {
   static void drain(connection& c);
   static void handle(connection& c, request& req);
   static void engineio(connection& c, request& req, std::string_view query);
+  static void polling(connection& c, request& req, session* s, const url_query& q,
+                      const std::string& extra);
+  static bool ws_accept(connection& c, request& req);
   static void respond(connection& c, int status, std::string_view type, std::string_view body,
                       bool keep_alive, std::string_view extra = {});
-  static void eio_error(connection& c, eio::error_code code, bool upgrade, bool keep_alive);
+  static void eio_error(connection& c, eio::error_code code, bool upgrade, bool keep_alive,
+                        std::string_view extra = {});
 };
 
 void connection::on_http_data(char* data, size_t len) {
@@ -64,16 +103,40 @@ void connection::on_http_data(char* data, size_t len) {
 void http_handler::drain(connection& c) {
   const config& cfg = c.srv_.cfg();
   while (!c.closing() && c.phase_ == connection::phase::http && c.http_ && !c.http_->buf.empty()) {
+    if (c.poll_session_ != nullptr || c.handover_slot_ >= 0) {
+      // A held GET is answered first (HTTP/1.1 answers in order); the rest waits for it.
+      c.resume_http_ = true;
+      return;
+    }
     http_state& st = *c.http_;
     if (!st.parser) {
       st.parser.emplace();
       st.parser->header_limit(cfg.max_header_size);
       st.parser->body_limit(cfg.max_payload);
       st.parser->eager(true);
+      st.held = 0;
+      st.routed = false;
     }
     boost::beast::error_code ec;
-    size_t used = st.parser->put(boost::asio::buffer(st.buf.data(), st.buf.size()), ec);
-    st.buf.erase(0, used);
+    size_t used = st.parser->put(
+        boost::asio::buffer(st.buf.data() + st.held, st.buf.size() - st.held), ec);
+    if (st.routed) {
+      st.buf.erase(0, used);
+    } else {
+      st.held += used;
+    }
+    if ((!ec || ec == http::error::need_more) && !st.routed && st.parser->is_header_done()) {
+      st.routed = true;
+      if (std::optional<unsigned> slot = foreign_slot(c.srv_, st.parser->get())) {
+        c.handover_slot_ = static_cast<int>(*slot);
+        uv_read_stop(c.stream());
+        // Answers still queued go out first; the flush that empties the queue hands over.
+        if (c.out_head_ == c.out_.size() && !c.writing_) c.do_handover();
+        return;
+      }
+      st.buf.erase(0, st.held);
+      st.held = 0;
+    }
     if (ec == http::error::need_more) {
       if (used == 0) break;
       continue;
@@ -101,10 +164,36 @@ void http_handler::drain(connection& c) {
   if (c.http_ && c.http_->idle()) c.http_.reset();  // keep-alive clients hold nothing between requests
 }
 
+void connection::do_handover() {
+  unsigned slot = static_cast<unsigned>(handover_slot_);
+  handover_slot_ = -1;
+  std::string_view bytes = http_ ? std::string_view(http_->buf) : std::string_view();
+  if (srv_.hand_over(*this, slot, bytes)) {
+    // The socket lives on in the owner: close only our descriptor, no FIN, no linger.
+    phase_ = phase::closing;
+    srv_.close_soon(*this);
+    return;
+  }
+  http_handler::respond(*this, 503, "text/plain", "Service Unavailable", false);
+}
+
 void http_handler::respond(connection& c, int status, std::string_view type, std::string_view body,
                            bool keep_alive, std::string_view extra) {
   c.send(make_bytes(http_response(status, type, body, keep_alive, extra)));
   if (!keep_alive) c.close_after_flush();
+}
+
+void connection::answer_poll(std::string_view payload) {
+  poll_session_ = nullptr;
+  if (closing()) return;
+  send(make_bytes(http_response(200, "text/plain; charset=UTF-8", payload, poll_keep_alive_,
+                                poll_headers_)));
+  poll_headers_.clear();
+  if (!poll_keep_alive_) {
+    close_after_flush();
+  } else if (http_ && !http_->buf.empty()) {
+    resume_http_ = true;
+  }
 }
 
 void http_handler::handle(connection& c, request& req) {
@@ -134,7 +223,8 @@ void http_handler::handle(connection& c, request& req) {
   respond(c, 404, "text/plain", "Not Found", keep_alive);
 }
 
-void http_handler::eio_error(connection& c, eio::error_code code, bool upgrade, bool keep_alive) {
+void http_handler::eio_error(connection& c, eio::error_code code, bool upgrade, bool keep_alive,
+                             std::string_view extra) {
   if (upgrade) {
     // As engine.io's abortUpgrade: a plain-text 400 and the connection closed.
     std::string_view msg = eio::error_message(code);
@@ -146,7 +236,33 @@ void http_handler::eio_error(connection& c, eio::error_code code, bool upgrade, 
     c.close_after_flush();
     return;
   }
-  respond(c, eio::error_http_status(code), "application/json", eio::error_body(code), keep_alive);
+  respond(c, eio::error_http_status(code), "application/json", eio::error_body(code), keep_alive,
+          extra);
+}
+
+bool http_handler::ws_accept(connection& c, request& req) {
+  auto conn_it = req.find(http::field::connection);
+  auto key_it = req.find(http::field::sec_websocket_key);
+  auto version_it = req.find(http::field::sec_websocket_version);
+  if (conn_it == req.end() || !header_has_token(conn_it->value(), "upgrade") ||
+      key_it == req.end() || key_it->value().empty()) {
+    eio_error(c, eio::error_code::bad_request, true, false);
+    return false;
+  }
+  if (version_it == req.end() || version_it->value() != "13") {
+    c.send(make_bytes(http_response(426, "text/plain", "Upgrade Required", false,
+                                    "Sec-WebSocket-Version: 13\r\n")));
+    c.close_after_flush();
+    return false;
+  }
+  std::string accept = ws::accept_key(key_it->value());
+  c.send(make_bytes(fmt::format(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: {}\r\n\r\n",
+      accept)));
+  c.phase_ = connection::phase::websocket;
+  c.ws_ = std::make_unique<ws::frame_parser>(c.srv_.cfg().max_payload);
+  return true;
 }
 
 void http_handler::engineio(connection& c, request& req, std::string_view query_text) {
@@ -155,52 +271,89 @@ void http_handler::engineio(connection& c, request& req, std::string_view query_
   auto upgrade_it = req.find(http::field::upgrade);
   bool upgrade = upgrade_it != req.end() && header_has_token(upgrade_it->value(), "websocket");
   url_query q = parse_url_query(query_text);
+  std::string extra = eio_headers(cfg, req);
+
+  if (req.method() == http::verb::options && !cfg.allowed_origins.empty()) {
+    // CORS preflight, answered for every Engine.IO path as the cors middleware does.
+    std::string pre = extra;
+    pre += "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n";
+    if (auto h = req.find(http::field::access_control_request_headers); h != req.end()) {
+      pre += fmt::format("Access-Control-Allow-Headers: {}\r\nVary: Access-Control-Request-Headers\r\n",
+                         std::string_view(h->value()));
+    }
+    return respond(c, 204, "text/plain", "", keep_alive, pre);
+  }
 
   const std::string* transport = q.get("transport");
-  // Long-polling is not served yet: only "websocket" is an allowed transport.
-  if (transport == nullptr || *transport != "websocket") {
-    return eio_error(c, eio::error_code::transport_unknown, upgrade, keep_alive);
+  if (transport == nullptr || (*transport != "websocket" && *transport != "polling")) {
+    return eio_error(c, eio::error_code::transport_unknown, upgrade, keep_alive, extra);
   }
-  if (q.get("sid") != nullptr) {
-    return eio_error(c, eio::error_code::session_id_unknown, upgrade, keep_alive);
+  bool ws = *transport == "websocket";
+  if (const std::string* sid = q.get("sid")) {
+    session* s = c.srv_.find_session(*sid);
+    if (s == nullptr) return eio_error(c, eio::error_code::session_id_unknown, upgrade, keep_alive, extra);
+    if (ws) {
+      if (!upgrade) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
+      if (!s->polling()) {
+        // Upgraded already, or opened on WebSocket: a second WebSocket for the sid is closed.
+        return eio_error(c, eio::error_code::bad_request, true, false);
+      }
+      if (!ws_accept(c, req)) return;
+      c.session_ = s;
+      c.probe_ = true;
+      if (!s->begin_upgrade(c)) {
+        c.detach_session();
+        c.close_ws(ws::close_code::normal);
+      }
+      return;
+    }
+    if (!s->polling()) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
+    return polling(c, req, s, q, extra);
   }
   if (req.method() != http::verb::get) {
-    return eio_error(c, eio::error_code::bad_handshake_method, upgrade, keep_alive);
+    return eio_error(c, eio::error_code::bad_handshake_method, upgrade, keep_alive, extra);
   }
   const std::string* eio_version = q.get("EIO");
   if (eio_version == nullptr || *eio_version != "4") {
-    return eio_error(c, eio::error_code::unsupported_protocol_version, upgrade, keep_alive);
+    return eio_error(c, eio::error_code::unsupported_protocol_version, upgrade, keep_alive, extra);
   }
-  if (!upgrade) {
-    return eio_error(c, eio::error_code::bad_request, false, keep_alive);
+  if (ws && !upgrade) {
+    return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
   }
-  auto conn_it = req.find(http::field::connection);
-  auto key_it = req.find(http::field::sec_websocket_key);
-  auto version_it = req.find(http::field::sec_websocket_version);
-  if (conn_it == req.end() || !header_has_token(conn_it->value(), "upgrade") ||
-      key_it == req.end() || key_it->value().empty()) {
-    return eio_error(c, eio::error_code::bad_request, true, false);
-  }
-  if (version_it == req.end() || version_it->value() != "13") {
-    c.send(make_bytes(http_response(426, "text/plain", "Upgrade Required", false,
-                                    "Sec-WebSocket-Version: 13\r\n")));
-    c.close_after_flush();
-    return;
-  }
-
-  std::string accept = ws::accept_key(key_it->value());
-  c.send(make_bytes(fmt::format(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: {}\r\n\r\n",
-      accept)));
-  c.phase_ = connection::phase::websocket;
-  c.ws_ = std::make_unique<ws::frame_parser>(cfg.max_payload);
+  if (ws && !ws_accept(c, req)) return;
 
   const std::string* channel = q.get("channel");
   bool has_channel = channel != nullptr && !channel->empty();
-  c.session_ = new session(c.srv_, c, q.to_json(), has_channel ? *channel : std::string(),
-                           has_channel);
-  c.session_->open();
+  auto* s = new session(c.srv_, ws ? &c : nullptr, q.to_json(),
+                        has_channel ? *channel : std::string(), has_channel);
+  if (ws) c.session_ = s;
+  s->open();
+  if (!ws) polling(c, req, s, q, extra);
+}
+
+void http_handler::polling(connection& c, request& req, session* s, const url_query& q,
+                           const std::string& extra) {
+  bool keep_alive = req.keep_alive();
+  if (req.method() == http::verb::get) {
+    if (!s->attach_poll(c)) {
+      return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
+    }
+    c.poll_session_ = s;
+    c.poll_keep_alive_ = keep_alive;
+    c.poll_headers_ = extra;
+    return;
+  }
+  if (req.method() == http::verb::post) {
+    auto type = req.find(http::field::content_type);
+    if (type != req.end() && type->value().starts_with("application/octet-stream")) {
+      // Engine.IO v4 sends binary as base64 text: a binary body is a v3 client or a forgery.
+      return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
+    }
+    s->on_poll_data(req.body());
+    return respond(c, 200, "text/html", "ok", keep_alive, extra);
+  }
+  (void)q;
+  respond(c, 500, "text/plain", "Internal Server Error", keep_alive, extra);
 }
 
 }  // namespace chatd

@@ -14,6 +14,10 @@ namespace chatd {
 struct http_state {
   std::string buf;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser;
+  // Until the request head has been routed, its bytes stay in `buf` (the first `held` bytes are
+  // parsed already): a request for another worker's session moves there whole.
+  size_t held = 0;
+  bool routed = false;
 
   bool idle() const { return buf.empty() && !parser; }
 };

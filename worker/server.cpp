@@ -5,8 +5,12 @@
 #include "common/engineio.h"
 #include "common/log.h"
 #include "worker/connection.h"
+#include "worker/session.h"
+
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace chatd {
 namespace {
@@ -79,14 +83,7 @@ void server::on_connection(uv_stream_t* listener, int status) {
              [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
     return;
   }
-  bool over = srv->connection_count_ >= srv->max_connections_ || srv->mode_ != mode::serving;
-  uv_tcp_nodelay(c->tcp(), 1);
-  c->next = srv->head_;
-  if (srv->head_ != nullptr) srv->head_->prev = c;
-  srv->head_ = c;
-  ++srv->connection_count_;
-  srv->stats_.connections.store(srv->connection_count_, std::memory_order_relaxed);
-  if (over) {
+  if (!srv->admit(c)) {
     // A clear answer rather than a reset: 503 and a lingering close. Such connections count
     // while they linger (at most k_linger_ms), so the limit can be passed by that many briefly.
     srv->stats_.rejected_total.fetch_add(1, std::memory_order_relaxed);
@@ -97,6 +94,75 @@ void server::on_connection(uv_stream_t* listener, int status) {
   }
   srv->stats_.accepted_total.fetch_add(1, std::memory_order_relaxed);
   if (!c->start()) c->abort("read_start failed");
+}
+
+bool server::admit(connection* c) {
+  const bool within = connection_count_ < max_connections_ && mode_ == mode::serving;
+  uv_tcp_nodelay(c->tcp(), 1);
+  c->next = head_;
+  if (head_ != nullptr) head_->prev = c;
+  head_ = c;
+  ++connection_count_;
+  stats_.connections.store(connection_count_, std::memory_order_relaxed);
+  return within;
+}
+
+int server::enable_handover(int recv_fd, std::vector<int> send_fds) {
+  handover_ = std::make_unique<handover>(
+      loop_, recv_fd, std::move(send_fds),
+      [this](int fd, std::string bytes) { adopt(fd, std::move(bytes)); });
+  return handover_->start();
+}
+
+void server::adopt(int fd, std::string bytes) {
+  auto* c = new connection(*this);
+  uv_tcp_init(loop_, c->tcp());
+  if (int r = uv_tcp_open(c->tcp(), fd); r != 0) {
+    log::warn("cannot adopt a handed-over connection: {}", uv_strerror(r));
+    ::close(fd);
+    uv_close(reinterpret_cast<uv_handle_t*>(c->tcp()),
+             [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
+    return;
+  }
+  // A handed-over request belongs to a session this worker already serves: never refused.
+  admit(c);
+  if (!c->start()) {
+    c->abort("read_start failed");
+    return;
+  }
+  c->feed(std::move(bytes));
+}
+
+bool server::hand_over(connection& c, unsigned slot, std::string_view bytes) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(c.tcp()), &fd) != 0) return false;
+  int r = handover_ ? handover_->send(slot, fd, bytes) : -1;
+  if (r != 0) {
+    log::warn("cannot hand a connection over to slot {}: {}", slot, r < 0 ? strerror(-r) : "no channel");
+    return false;
+  }
+  stats_.handovers_total.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+session* server::find_session(std::string_view eio_sid) {
+  auto it = sessions_.find(eio_sid);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+void server::add_session(session& s) { sessions_.emplace(s.eio_sid(), &s); }
+
+void server::remove_session(session& s) {
+  auto it = sessions_.find(s.eio_sid());
+  if (it != sessions_.end() && it->second == &s) sessions_.erase(it);
+}
+
+void server::end_polling_sessions() {
+  std::vector<session*> polling;
+  for (auto& [sid, s] : sessions_) {
+    if (s->polling()) polling.push_back(s);
+  }
+  for (session* s : polling) s->end();
 }
 
 void server::mark_dirty(connection& c) { dirty_.push_back(&c); }
@@ -121,13 +187,17 @@ void server::on_prepare(uv_prepare_t* p) {
   // connection per loop iteration carries everything queued during it. Then close again: a
   // flush that failed must not wait for the next wake-up, which may be far away.
   srv->sweep_closing();
-  std::vector<connection*> batch;
-  batch.swap(srv->dirty_);
-  for (connection* c : batch) {
-    if (c->dirty) c->flush();
+  // A flush may answer a held GET and resume requests buffered behind it, which may queue more:
+  // go round until nothing is left (bounded), as the loop would not wake up for it.
+  for (int round = 0; round < 8 && !srv->dirty_.empty(); ++round) {
+    std::vector<connection*> batch;
+    batch.swap(srv->dirty_);
+    for (connection* c : batch) {
+      if (c->dirty) c->flush();
+    }
+    if (srv->dirty_.empty() && batch.capacity() > srv->dirty_.capacity()) srv->dirty_.swap(batch);
+    srv->sweep_closing();
   }
-  if (srv->dirty_.empty() && batch.capacity() > srv->dirty_.capacity()) srv->dirty_.swap(batch);
-  srv->sweep_closing();
 }
 
 void server::linger(connection& c) {
@@ -174,6 +244,12 @@ void server::retire() {
   log::info("retiring: not accepting; {} connections may stay up to {} ms", connection_count_,
             cfg_.shutdown_timeout_ms);
   stop_accepting();
+  // The next generation of this slot reads the hand-over channel from now on, so this worker's
+  // polling sessions can no longer be reached by new connections: close them now (a held GET
+  // gets the close packet) and let their clients reconnect to the new generation, rather than
+  // leave them in their rooms until shutdown_timeout. WebSocket sessions drain as before.
+  if (handover_) handover_->stop();
+  end_polling_sessions();
   uv_timer_start(&deadline_, &server::on_deadline, cfg_.shutdown_timeout_ms, 0);
   maybe_finish();
 }
@@ -184,6 +260,7 @@ void server::stop() {
   stats_.state.store(3, std::memory_order_relaxed);
   log::info("stopping: closing {} connections", connection_count_);
   stop_accepting();
+  if (handover_) handover_->stop();
   close_all(ws::close_code::going_away);
   // Clients get shutdown_timeout to take their close frames; then the loop ends regardless.
   uv_timer_start(&deadline_, &server::on_deadline, cfg_.shutdown_timeout_ms, 0);
@@ -191,9 +268,12 @@ void server::stop() {
 }
 
 void server::close_all(uint16_t code) {
+  end_polling_sessions();  // a held GET gets the close packet
   for (connection* c = head_; c != nullptr; c = c->next) {
     if (c->is_websocket()) {
       c->close_ws(code, "server shutting down");
+    } else if (c->has_output()) {
+      c->close_gracefully();  // a held GET's close packet, say
     } else {
       c->abort("server shutting down");
     }
@@ -216,6 +296,7 @@ void server::on_deadline(uv_timer_t* t) {
 
 void server::maybe_finish() {
   if (mode_ == mode::serving || connection_count_ > 0) return;
+  end_polling_sessions();
   // Nothing left to serve: release every handle so uv_run returns.
   uv_timer_stop(&deadline_);
   if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&deadline_))) {

@@ -8,16 +8,20 @@
 #include "worker/bus.h"
 #include "worker/chat.h"
 #include "worker/frame.h"
+#include "worker/handover.h"
 
 #include <uv.h>
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace chatd {
 
 class connection;
+class session;
 
 class server {
  public:
@@ -29,6 +33,8 @@ class server {
 
   // Adopts the master's listening socket and starts accepting. Returns 0 or a libuv error.
   int listen(int fd);
+  // Receives connections handed over to this slot and may hand over to the others.
+  int enable_handover(int recv_fd, std::vector<int> send_fds);
   // SIGQUIT: stop accepting; serve live clients until they leave or shutdown_timeout passes.
   void retire();
   // SIGTERM: stop accepting; close every client gracefully now; at most shutdown_timeout.
@@ -45,6 +51,17 @@ class server {
   const shared_bytes& ping_frame() const { return ping_frame_; }
   std::pair<char*, size_t> read_buffer() { return {read_buf_.data(), read_buf_.size() - k_read_padding}; }
   void mark_dirty(connection& c);
+  // Engine.IO sessions of this worker by sid (WebSocket and polling).
+  session* find_session(std::string_view eio_sid);
+  void add_session(session& s);
+  void remove_session(session& s);
+  // Hand-over of a connection whose request names another slot's session.
+  // Only to slots of this generation's config: a slot a reload dropped has no reader.
+  bool can_hand_over(unsigned slot) const {
+    return handover_ && slot < static_cast<unsigned>(cfg_.worker_count()) && handover_->can_send(slot);
+  }
+  // Sends `c`'s socket and `bytes` to `slot`; true when the owner has it (c then just goes).
+  bool hand_over(connection& c, unsigned slot, std::string_view bytes);
   void close_soon(connection& c);
   void connection_closed(connection& c);  // from the TCP close callback, before freeing
   // A connection that half-closed and waits for the client's FIN, at most k_linger_ms.
@@ -56,6 +73,11 @@ class server {
 
  private:
   static void on_connection(uv_stream_t* listener, int status);
+  // Counts and lists a connection whose TCP handle is open; false when it is over the limit (or
+  // the worker no longer serves): the caller then refuses it or, for a hand-over, serves it anyway.
+  bool admit(connection* c);
+  void adopt(int fd, std::string bytes);
+  void end_polling_sessions();
   static void on_prepare(uv_prepare_t* p);
   static void on_deadline(uv_timer_t* t);
   static void on_linger_timer(uv_timer_t* t);
@@ -86,6 +108,12 @@ class server {
   shared_bytes ping_frame_;
   std::unique_ptr<bus> bus_;
   std::unique_ptr<chat> chat_;
+  std::unique_ptr<handover> handover_;
+  struct sv_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, session*, sv_hash, std::equal_to<>> sessions_;
 };
 
 }  // namespace chatd

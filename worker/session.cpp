@@ -7,6 +7,7 @@
 #include "common/socketio.h"
 #include "worker/chat.h"
 #include "worker/connection.h"
+#include "worker/poll_payload.h"
 #include "worker/server.h"
 
 #include <fmt/format.h>
@@ -15,10 +16,10 @@
 
 namespace chatd {
 
-session::session(server& srv, connection& conn, std::string query_json, std::string channel,
+session::session(server& srv, connection* ws, std::string query_json, std::string channel,
                   bool has_channel)
     : srv_(srv),
-      conn_(&conn),
+      conn_(ws),
       eio_sid_(eio::make_sid(srv.slot())),
       query_json_(std::move(query_json)),
       channel_(std::move(channel)),
@@ -28,14 +29,129 @@ session::session(server& srv, connection& conn, std::string query_json, std::str
 }
 
 bool session::send(const shared_bytes& frame) {
-  if (conn_ == nullptr) return false;
-  return conn_->send(frame);
+  if (conn_ != nullptr) return conn_->send(frame);
+  if (ended_ || doomed_) return false;
+  size_t n = frame->size();
+  if (pending_bytes_ + n > srv_.cfg().max_backpressure && pending_bytes_ > 0) {
+    srv_.stats().dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
+    log::info("dropping a polling client: {} bytes pending exceed max_backpressure {}",
+              pending_bytes_ + n, srv_.cfg().max_backpressure);
+    // This may run inside a broadcast walking our room: end from the timer instead.
+    doomed_ = true;
+    uv_timer_start(&timer_, &session::on_timer, 0, 0);
+    return false;
+  }
+  pending_.push_back(frame);
+  pending_bytes_ += n;
+  if (poll_conn_ != nullptr) poll_conn_->wake();
+  return true;
+}
+
+bool session::attach_poll(connection& c) {
+  if (poll_conn_ != nullptr && poll_conn_ != &c) {
+    log::debug("session {}: overlapping GET", eio_sid_);
+    end();  // the held GET gets the close packet
+    return false;
+  }
+  poll_conn_ = &c;
+  if (poll_ready()) c.wake();
+  return true;
+}
+
+std::string session::take_poll_payload() {
+  poll_conn_ = nullptr;
+  if (pending_.empty()) return std::string(1, static_cast<char>(eio::packet_type::noop));
+  std::string out;
+  out.reserve(pending_bytes_);
+  append_poll_payload(out, pending_);
+  pending_.clear();
+  pending_bytes_ = 0;
+  if (pending_.capacity() > 16) pending_.shrink_to_fit();
+  return out;
+}
+
+void session::poll_closed(connection& c) {
+  if (poll_conn_ != &c) return;
+  poll_conn_ = nullptr;
+  log::debug("session {}: poll connection closed prematurely", eio_sid_);
+  end();
+}
+
+void session::on_poll_data(std::string_view payload) {
+  eio::for_each_packet(payload, [&](std::string_view p) {
+    if (ended_ || !polling()) return;
+    if (!p.empty() && p[0] == 'b') {
+      std::optional<std::string> bytes = eio::base64_decode(p.substr(1));
+      if (!bytes) return fail(ws::close_code::protocol_error, "bad base64 packet");
+      return on_binary(*bytes);
+    }
+    on_text(p);
+  });
+}
+
+bool session::begin_upgrade(connection& ws) {
+  if (!polling() || probe_ != nullptr) return false;
+  probe_ = &ws;
+  upgrade_deadline_ = uv_now(srv_.loop()) + srv_.cfg().upgrade_timeout_ms;
+  arm_timer();
+  return true;
+}
+
+void session::on_probe_text(connection& ws, std::string_view packet) {
+  if (&ws != probe_ || ended_) return;
+  if (packet == "2probe") {
+    ws.send(make_text_frame({"3probe"}));
+    probed_ = true;
+    // The held GET returns (a noop if nothing else) so the client can pause polling; a GET that
+    // arrives from now on is answered at once, for the same reason.
+    if (poll_conn_ != nullptr) poll_conn_->wake();
+    return;
+  }
+  if (packet == "5") return finish_upgrade();
+  log::debug("session {}: unexpected packet during the upgrade: closing the probe", eio_sid_);
+  probe_ = nullptr;
+  probed_ = false;
+  ws.detach_session();
+  ws.close_ws(ws::close_code::normal);
+  arm_timer();
+}
+
+void session::finish_upgrade() {
+  connection* ws = probe_;
+  probe_ = nullptr;
+  probed_ = false;
+  if (poll_conn_ != nullptr) {
+    connection* held = poll_conn_;
+    poll_conn_ = nullptr;
+    held->answer_poll(std::string(1, static_cast<char>(eio::packet_type::noop)));
+  }
+  conn_ = ws;
+  ws->promote_session();
+  // What polling had not delivered yet goes first on the WebSocket, in order: nothing is lost
+  // or sent twice across the switch.
+  std::vector<shared_bytes> rest;
+  rest.swap(pending_);
+  pending_bytes_ = 0;
+  for (const shared_bytes& f : rest) {
+    if (!conn_->send(f)) break;
+  }
+  log::debug("session {}: upgraded to websocket", eio_sid_);
+  arm_timer();
+}
+
+void session::probe_closed(connection& ws) {
+  if (probe_ != &ws) return;
+  probe_ = nullptr;
+  probed_ = false;
+  arm_timer();
 }
 
 void session::open() {
   const config& cfg = srv_.cfg();
-  std::string packet = eio::open_packet(eio_sid_, /*can_upgrade=*/false, cfg.ping_interval_ms,
-                                        cfg.ping_timeout_ms, cfg.max_payload);
+  srv_.add_session(*this);
+  std::string packet = eio::open_packet(eio_sid_, /*can_upgrade=*/conn_ == nullptr,
+                                        cfg.ping_interval_ms, cfg.ping_timeout_ms,
+                                        cfg.max_payload);
   send(make_text_frame({packet}));
   uint64_t now = uv_now(srv_.loop());
   next_ping_at_ = now + cfg.ping_interval_ms;
@@ -47,13 +163,24 @@ void session::arm_timer() {
   uint64_t now = uv_now(srv_.loop());
   uint64_t due = awaiting_pong_ ? pong_deadline_ : next_ping_at_;
   if (!connected_) due = std::min(due, connect_deadline_);
+  if (probe_ != nullptr) due = std::min(due, upgrade_deadline_);
+  if (doomed_) due = now;
   uv_timer_start(&timer_, &session::on_timer, due > now ? due - now : 0, 0);
 }
 
 void session::on_timer(uv_timer_t* t) {
   auto* s = static_cast<session*>(t->data);
   if (s->ended_) return;
+  if (s->doomed_) return s->end();
   uint64_t now = uv_now(s->srv_.loop());
+  if (s->probe_ != nullptr && now >= s->upgrade_deadline_) {
+    log::debug("session {}: upgrade timeout", s->eio_sid_);
+    connection* probe = s->probe_;
+    s->probe_ = nullptr;
+    s->probed_ = false;
+    probe->detach_session();
+    probe->close_ws(ws::close_code::normal);
+  }
   if (!s->connected_ && now >= s->connect_deadline_) {
     // As socket.io's connectTimeout: no namespace joined in time.
     return s->fail(ws::close_code::normal, "connect timeout");
@@ -70,7 +197,8 @@ void session::on_timer(uv_timer_t* t) {
 
 void session::fail(uint16_t ws_code, std::string_view why) {
   log::debug("session {}: closing: {}", eio_sid_, why);
-  if (conn_ != nullptr) conn_->close_ws(ws_code, why);
+  if (conn_ != nullptr) return conn_->close_ws(ws_code, why);
+  end();  // polling: a held GET gets the close packet
 }
 
 void session::on_text(std::string_view packet) {
@@ -87,6 +215,12 @@ void session::on_text(std::string_view packet) {
       }
       return;
     case eio::packet_type::close:
+      if (polling() && poll_conn_ != nullptr) {
+        // As engine.io's polling onClose: the pending GET returns a noop.
+        connection* held = poll_conn_;
+        poll_conn_ = nullptr;
+        held->answer_poll(std::string(1, static_cast<char>(eio::packet_type::noop)));
+      }
       return fail(ws::close_code::normal, "client closed");
     case eio::packet_type::noop:
       return;
@@ -197,6 +331,24 @@ void session::end() {
     srv_.gateway().on_disconnect(*this);
   }
   conn_ = nullptr;
+  srv_.remove_session(*this);
+  if (poll_conn_ != nullptr) {
+    connection* held = poll_conn_;
+    poll_conn_ = nullptr;
+    std::string payload;
+    append_poll_payload(payload, pending_);
+    if (!payload.empty()) payload.push_back(eio::record_separator);
+    payload.push_back(static_cast<char>(eio::packet_type::close));
+    held->answer_poll(payload);
+  }
+  pending_.clear();
+  if (probe_ != nullptr) {
+    connection* probe = probe_;
+    probe_ = nullptr;
+    probed_ = false;
+    probe->detach_session();
+    probe->close_ws(ws::close_code::normal);
+  }
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
            [](uv_handle_t* h) { delete static_cast<session*>(h->data); });

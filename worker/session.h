@@ -1,10 +1,18 @@
 #pragma once
 // One Engine.IO session and its Socket.IO socket on namespace "/": the heartbeat, the packet
 // state machine (Engine.IO framing, Socket.IO CONNECT/EVENT/DISCONNECT rules) and the hand-off of
-// chat events to the gateway. The transport under it is a WebSocket connection.
+// chat events to the gateway. The transport under it is a WebSocket connection or HTTP
+// long-polling, and a polling session may upgrade to WebSocket (probe, then "5").
 //
-// Lifetime: created by the connection on a successful handshake; ended by end(), which leaves the
-// room and closes the heartbeat timer; the object is freed in that timer's close callback.
+// Sending is transport-independent: send() takes the shared, pre-framed WebSocket frame. A
+// WebSocket session queues it on its connection; a polling session keeps it in a pending list and
+// the held GET answers with the payloads cut out of those frames (worker/poll_payload.h), so a
+// broadcast is still framed once and shared whatever its recipients' transports.
+//
+// Lifetime: a WebSocket session is created by its connection's handshake and ended when that
+// connection closes; a polling session is owned by the server's session table and ended by its
+// close packet, a transport error or a timeout. end() leaves the room and closes the heartbeat
+// timer; the object is freed in that timer's close callback.
 
 #include "worker/frame.h"
 
@@ -22,7 +30,8 @@ class server;
 
 class session {
  public:
-  session(server& srv, connection& conn, std::string query_json, std::string channel,
+  // `ws` is the WebSocket connection, or nullptr for a session opened by a polling handshake.
+  session(server& srv, connection* ws, std::string query_json, std::string channel,
           bool has_channel);
   session(const session&) = delete;
   session& operator=(const session&) = delete;
@@ -36,9 +45,31 @@ class session {
   // The transport is gone (or going): leave the room, stop timers, free this later.
   void end();
 
-  // Queues a pre-framed WebSocket frame. False when the transport refused it (closing or over
-  // its backpressure bound; the transport then closes itself).
+  // Queues a pre-framed WebSocket frame (text or binary). False when the transport refused it
+  // (closing or over its backpressure bound; the transport then closes itself).
   bool send(const shared_bytes& frame);
+
+  // Long-polling (the connection side lives in connection_http.cpp).
+  bool polling() const { return conn_ == nullptr && !ended_; }
+  bool ended() const { return ended_; }
+  // A GET: `c` holds it until there is something to send. False (and the session ends) when
+  // another GET is already held: the caller answers 400.
+  bool attach_poll(connection& c);
+  // Something to answer the held GET with (packets, or the noop an upgrade needs).
+  bool poll_ready() const { return !pending_.empty() || probed_; }
+  // The held GET's payload; detaches the GET.
+  std::string take_poll_payload();
+  // The connection holding the GET went away: a transport error, as engine.io has it.
+  void poll_closed(connection& c);
+  // A POST body: packets joined by '\x1e'.
+  void on_poll_data(std::string_view payload);
+
+  // Upgrade: `ws` completed the WebSocket handshake carrying this sid. False if the session
+  // cannot upgrade (not polling, or another probe in progress).
+  bool begin_upgrade(connection& ws);
+  // A text message on the probing WebSocket.
+  void on_probe_text(connection& ws, std::string_view packet);
+  void probe_closed(connection& ws);
 
   const std::string& eio_sid() const { return eio_sid_; }
   const std::string& sio_sid() const { return sio_sid_; }
@@ -58,6 +89,7 @@ class session {
   void on_event(std::string_view data, int64_t ack_id);
   void finish_binary();
   void fail(uint16_t ws_code, std::string_view why);
+  void finish_upgrade();
   void arm_timer();
   static void on_timer(uv_timer_t* t);
 
@@ -75,6 +107,14 @@ class session {
   uint64_t next_ping_at_ = 0;
   uint64_t pong_deadline_ = 0;
   uint64_t connect_deadline_ = 0;
+  uint64_t upgrade_deadline_ = 0;
+  // Polling: frames not yet delivered, the connection holding the GET, the WebSocket probing.
+  std::vector<shared_bytes> pending_;
+  size_t pending_bytes_ = 0;
+  connection* poll_conn_ = nullptr;
+  connection* probe_ = nullptr;
+  bool probed_ = false;  // the probe answered "3probe": GETs return at once (noop if need be)
+  bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
   // A BINARY_EVENT waiting for its attachments.
   std::string binary_head_;
   std::vector<std::string> binary_parts_;

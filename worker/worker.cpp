@@ -55,6 +55,10 @@ int run_worker(const worker_options& opts) {
                  uv_strerror(r));
       return 1;
     }
+    if (int r = srv.enable_handover(opts.handover_recv_fd, opts.handover_send_fds); r != 0) {
+      log::warn("hand-over channel (fd {}): {}: requests for sessions of other workers will fail",
+                opts.handover_recv_fd, uv_strerror(r));
+    }
     worker_signals sig{};
     sig.srv = &srv;
     uv_signal_init(&loop, &sig.term);

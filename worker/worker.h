@@ -4,6 +4,8 @@
 #include "common/config.h"
 #include "common/stats.h"
 
+#include <vector>
+
 namespace chatd {
 
 struct worker_options {
@@ -11,6 +13,8 @@ struct worker_options {
   unsigned generation = 0;    // bumps on every reload
   int listen_fd = -1;         // SO_REUSEPORT socket opened by the master, already listening
   int ready_fd = -1;          // write end of the readiness pipe: one byte 'R' once accepting
+  int handover_recv_fd = -1;  // this slot's end of its hand-over channel (worker/handover.h)
+  std::vector<int> handover_send_fds;  // index = slot: where to send another slot's connections
   config cfg;
   stats_segment* stats = nullptr;
   int stats_index = -1;       // this process's slot in `stats`

@@ -15,15 +15,15 @@ const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
 const MAX_PAYLOAD = 4096;
 
-// One server for a group of checks. Long-polling is refused until chatd supports it (a later
-// issue); the reference is told to refuse it too, so both answer the same handshake errors.
+// One server for a group of checks, with both transports (the polling errors have their own
+// file: polling_errors.test.js).
 async function world(t, config = {}) {
   const s = scope(t);
   const redis = await s.redis();
   const server = await s.server({
     workers: 1,
     redisUrl: redis.url,
-    config: { transports: ['websocket'], ...config },
+    config,
   });
   return { s, redis, server };
 }
@@ -46,6 +46,7 @@ async function bystanders(s, server) {
 
 const JSON_ERRORS = {
   0: '{"code":0,"message":"Transport unknown"}',
+  1: '{"code":1,"message":"Session ID unknown"}',
   3: '{"code":3,"message":"Bad request"}',
   5: '{"code":5,"message":"Unsupported protocol version"}',
 };
@@ -60,7 +61,12 @@ test('HTTP surface and Engine.IO handshake errors', TIMEOUT, async (t) => {
     assert.equal(res.body, JSON_ERRORS[code], `${path}: body`);
   };
 
-  await t.test('long-polling is refused for now: 400 Transport unknown', () => expectError('/socket.io/?EIO=4&transport=polling', 0));
+  await t.test('a long-polling handshake answers the open packet, upgrades ["websocket"]', async () => {
+    const res = await get('/socket.io/?EIO=4&transport=polling');
+    assert.equal(res.status, 200, res.body);
+    assert.match(res.body, /^0\{"sid":"[A-Za-z0-9_-]{20}","upgrades":\["websocket"\],"pingInterval":\d+,"pingTimeout":\d+,"maxPayload":\d+\}$/);
+  });
+  await t.test('long-polling with an unknown sid: 400 code 1', () => expectError('/socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA', 1));
   await t.test('an unknown transport: 400 code 0', () => expectError('/socket.io/?EIO=4&transport=carrier-pigeon', 0));
   await t.test('no transport: 400 code 0', () => expectError('/socket.io/?EIO=4', 0));
   await t.test('transport=websocket without an Upgrade header: 400 code 3', () => expectError('/socket.io/?EIO=4&transport=websocket', 3));

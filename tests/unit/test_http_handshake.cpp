@@ -159,9 +159,19 @@ TEST_CASE("a WebSocket handshake gets 101 with the RFC 6455 accept key, then the
         std::string::npos);
 }
 
-TEST_CASE("long-polling is not an allowed transport yet: 400 code 0") {
+TEST_CASE("a long-polling handshake opens a session that may upgrade to WebSocket") {
   test_server srv;
-  std::string r = get(srv.port(), "/socket.io/?EIO=4&transport=polling");
+  std::string r = get(srv.port(), "/socket.io/?EIO=4&transport=polling&channel=r1");
+  CHECK(r.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(r.find("Content-Type: text/plain; charset=UTF-8") != std::string::npos);
+  CHECK(r.find("Cache-Control: no-store") != std::string::npos);
+  CHECK(r.find("\r\n\r\n0{\"sid\":\"") != std::string::npos);
+  CHECK(r.find("\"upgrades\":[\"websocket\"],\"pingInterval\":25000") != std::string::npos);
+}
+
+TEST_CASE("an unknown transport is refused with code 0") {
+  test_server srv;
+  std::string r = get(srv.port(), "/socket.io/?EIO=4&transport=flash");
   CHECK(r.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
   CHECK(r.find("Content-Type: application/json") != std::string::npos);
   CHECK(r.find(R"({"code":0,"message":"Transport unknown"})") != std::string::npos);
