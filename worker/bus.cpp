@@ -25,6 +25,8 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace chatd {
@@ -96,6 +98,7 @@ struct bus::impl {
   uint64_t last_tick_ms = 0;
 
   std::unordered_map<std::string, uint32_t> rooms;  // room -> local members subscribed
+  std::unordered_set<std::string> confirmed;         // rooms whose SUBSCRIBE Redis confirmed
   bool started = false;
   bool stopped = false;
   bool was_up = false;
@@ -285,6 +288,9 @@ struct bus::impl {
     if (stopped) {
       return;
     }
+    if (&link == sub.get()) {
+      confirmed.clear();  // a new connection must confirm every room again
+    }
     if (!in_outage) {
       // One line per outage; the attempts that follow are debug-level until Redis is back.
       in_outage = true;
@@ -374,6 +380,7 @@ struct bus::impl {
       return;
     }
     if (--it->second == 0) {
+      confirmed.erase(it->first);
       rooms.erase(it);
       if (!stopped) {
         send_channels("UNSUBSCRIBE", {wire::room_channel(prefix, k_nsp, room)});
@@ -400,12 +407,32 @@ struct bus::impl {
     const redisReply* kind = reply->element[0];
     const redisReply* channel = reply->element[1];
     const redisReply* payload = reply->element[2];
+    if (kind->type == REDIS_REPLY_STRING && channel->type == REDIS_REPLY_STRING &&
+        std::string_view(kind->str, kind->len) == "subscribe") {
+      self->on_subscribed(std::string_view(channel->str, channel->len));
+      return;
+    }
     if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message" ||
         channel->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING) {
-      return;  // subscribe / unsubscribe confirmations
+      return;  // unsubscribe confirmations
     }
     self->on_message(std::string_view(channel->str, channel->len),
                      std::string_view(payload->str, payload->len));
+  }
+
+  void on_subscribed(std::string_view channel) {
+    auto room = wire::room_of_channel(channel, prefix, k_nsp);
+    if (!room || room->empty() || rooms.find(*room) == rooms.end()) {
+      return;
+    }
+    confirmed.insert(*room);
+    if (cb.on_room_ready) {
+      cb.on_room_ready(*room);
+    }
+  }
+
+  bool room_pending(std::string_view room) const {
+    return up() && confirmed.find(std::string(room)) == confirmed.end();
   }
 
   void on_message(std::string_view channel, std::string_view payload) {
@@ -506,6 +533,7 @@ void bus::stop() { impl_->stop(); }
 bool bus::up() const { return impl_->up(); }
 void bus::subscribe_room(std::string_view room) { impl_->subscribe_room(room); }
 void bus::unsubscribe_room(std::string_view room) { impl_->unsubscribe_room(room); }
+bool bus::room_pending(std::string_view room) const { return impl_->room_pending(room); }
 bool bus::publish(wire::broadcast b) { return impl_->publish(std::move(b)); }
 
 }  // namespace chatd

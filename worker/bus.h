@@ -29,6 +29,9 @@ class bus {
     std::function<void(const wire::broadcast& b)> on_broadcast;
     // Redis connectivity changed (both links ready = up).
     std::function<void(bool up)> on_state;
+    // Redis confirmed the subscription of a room's channel (after subscribe_room, and again after
+    // each resubscription).
+    std::function<void(std::string_view room)> on_room_ready;
   };
 
   bus(uv_loop_t* loop, const config& cfg, std::string uid, worker_stats* stats, callbacks cb);
@@ -47,6 +50,9 @@ class bus {
   // matching unsubscribe_room calls bring it back to zero.
   void subscribe_room(std::string_view room);
   void unsubscribe_room(std::string_view room);
+  // True while the bus is up and the room's SUBSCRIBE has been sent but not yet confirmed: a
+  // broadcast published elsewhere now might not reach this worker.
+  bool room_pending(std::string_view room) const;
 
   // Publishes b (its uid is set to ours) on the room channel when it names exactly one room, else
   // on the base channel. Returns false when it was dropped (Redis down or encode error).

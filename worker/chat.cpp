@@ -23,8 +23,35 @@ void chat::on_connect(session& s) {
   by_sid_.emplace(s.sio_sid(), &s);
   stats_.sessions.fetch_add(1, std::memory_order_relaxed);
   rooms_.join(s, s.channel());
+  if (bus_ != nullptr && bus_->room_pending(s.channel())) {
+    s.connect_pending_ = true;
+    pending_[s.channel()].push_back(&s);
+    return;
+  }
+  finish_connect(s);
+}
+
+void chat::finish_connect(session& s) {
+  s.connect_pending_ = false;
+  s.send_connect_reply();
   // client.to(channel).emit("login", client.handshake.query)
   broadcast(s, R"(42["login",)", "login", s.query_json());
+}
+
+void chat::on_room_ready(std::string_view room) {
+  auto it = pending_.find(room);
+  if (it == pending_.end()) return;
+  std::vector<session*> waiting = std::move(it->second);
+  pending_.erase(it);
+  for (session* s : waiting) finish_connect(*s);
+}
+
+void chat::release_pending() {
+  auto all = std::move(pending_);
+  pending_.clear();
+  for (auto& [room, waiting] : all) {
+    for (session* s : waiting) finish_connect(*s);
+  }
 }
 
 void chat::on_message(session& s, std::string_view payload_json) {
@@ -34,6 +61,13 @@ void chat::on_message(session& s, std::string_view payload_json) {
 }
 
 void chat::on_disconnect(session& s) {
+  if (s.connect_pending_) {
+    s.connect_pending_ = false;
+    if (auto it = pending_.find(s.channel()); it != pending_.end()) {
+      std::erase(it->second, &s);
+      if (it->second.empty()) pending_.erase(it);
+    }
+  }
   rooms_.leave(s);
   by_sid_.erase(s.sio_sid());
   stats_.sessions.fetch_sub(1, std::memory_order_relaxed);

@@ -25,8 +25,14 @@ class chat {
  public:
   chat(worker_stats& stats, bus* b);
 
-  // Socket.IO CONNECT accepted: registers the socket, joins its room, tells the room.
+  // Socket.IO CONNECT accepted: registers the socket, joins its room, then answers the CONNECT
+  // and tells the room. When the room is new on this worker, the answer waits until Redis has
+  // confirmed the room's subscription (or the bus goes down), so nothing published elsewhere
+  // after the client sees "connect" can miss it.
   void on_connect(session& s);
+  // The bus confirmed a room's subscription / lost Redis: answer the CONNECTs waiting on it.
+  void on_room_ready(std::string_view room);
+  void release_pending();
   // A `message` event: relays its first argument as `chat` to the room.
   void on_message(session& s, std::string_view payload_json);
   // A BINARY_EVENT `message`: relays it with its attachments to the local members.
@@ -44,6 +50,7 @@ class chat {
   void broadcast(session& from, std::string_view event_prefix, std::string_view event,
                  std::string_view arg_json);
   void deliver(room& r, const shared_bytes& frame, const session* except);
+  void finish_connect(session& s);
 
   worker_stats& stats_;
   bus* bus_;
@@ -54,6 +61,8 @@ class chat {
   };
   std::unordered_map<std::string, session*, hash, std::equal_to<>> by_sid_;
   uint64_t mark_ = 0;
+  // Sessions whose CONNECT answer waits for their room's subscription, by room.
+  std::unordered_map<std::string, std::vector<session*>, hash, std::equal_to<>> pending_;
 };
 
 }  // namespace chatd

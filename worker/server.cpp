@@ -47,7 +47,11 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   std::string uid = eio::make_sid(slot_).substr(sid_random_offset, 6);
   bus::callbacks cb;
   cb.on_broadcast = [this](const wire::broadcast& b) { chat_->on_bus(b); };
-  cb.on_state = [this](bool up) { stats_.bus_up.store(up ? 1 : 0, std::memory_order_relaxed); };
+  cb.on_state = [this](bool up) {
+    stats_.bus_up.store(up ? 1 : 0, std::memory_order_relaxed);
+    if (!up) chat_->release_pending();  // nothing to wait for while Redis is away
+  };
+  cb.on_room_ready = [this](std::string_view room) { chat_->on_room_ready(room); };
   bus_ = std::make_unique<bus>(loop_, cfg_, uid, &stats_, std::move(cb));
   chat_ = std::make_unique<chat>(stats_, bus_.get());
   bus_->start();

@@ -287,10 +287,11 @@ void session::on_connect_packet(std::string_view nsp) {
   }
   sio_sid_ = eio::make_sid(srv_.slot());
   connected_ = true;
-  send(make_text_frame({"40{\"sid\":\"", sio_sid_, "\"}"}));
-  srv_.gateway().on_connect(*this);
+  srv_.gateway().on_connect(*this);  // answers the CONNECT, maybe after the room's subscription
   arm_timer();
 }
+
+void session::send_connect_reply() { send(make_text_frame({"40{\"sid\":\"", sio_sid_, "\"}"})); }
 
 void session::on_event(std::string_view data, int64_t ack_id) {
   std::optional<sio::event_args> ev = sio::split_event(data);

@@ -82,6 +82,10 @@ class session {
   uint32_t room_index_ = 0;
   // Broadcast de-duplication stamp, used by the gateway only.
   uint64_t mark_ = 0;
+  // The CONNECT answer waits for the room's Redis subscription (the gateway's bookkeeping).
+  bool connect_pending_ = false;
+  // Sends `40{"sid":…}`, the answer to the client's CONNECT.
+  void send_connect_reply();
 
  private:
   void on_socketio(std::string_view text);

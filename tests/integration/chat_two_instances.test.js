@@ -110,3 +110,24 @@ test('the seed flow with the seed\'s ports 8000/8001 when they are free', TIMEOU
   assert.deepEqual(c2.items, [{ userId: 'user1', channel: 'seed', body: '안녕하세요' }]);
   assert.deepEqual(c1.items, [{ userId: 'user2', channel: 'seed', body: 'hi' }]);
 });
+
+test('a member that just connected on one instance gets a message sent at once from the other, every time', TIMEOUT, async (t) => {
+  // The joiner's room is new on its instance each time: its Redis subscription is made by this
+  // very connection, and "connect" must not be seen before it is in place.
+  const { s, s1, s2 } = await twoInstances(t);
+  const rounds = 30;
+  let delivered = 0;
+  for (let i = 0; i < rounds; ++i) {
+    const room = `fresh-${i}`;
+    const sender = await s.client(s1.url, { channel: room, userId: 'sender' });
+    const joiner = await s.client(s2.url, { channel: room, userId: 'joiner' });
+    const got = collect(joiner, 'chat');
+    sender.emit('message', { userId: 'sender', channel: room, body: `round ${i}` });
+    await got.waitCount(1, { timeout: 5000, label: `round ${i}: the message sent right after the join` });
+    assert.equal(got.items[0].body, `round ${i}`);
+    delivered += 1;
+    sender.close();
+    joiner.close();
+  }
+  assert.equal(delivered, rounds);
+});

@@ -233,7 +233,7 @@ struct node {
                                                got.push_back(m);
                                                if (after_receive) after_receive();
                                              },
-                                             nullptr});
+                                             nullptr, nullptr});
   }
   uint64_t published() const { return stats.bus_published_total.load(); }
   uint64_t dropped() const { return stats.bus_publish_dropped_total.load(); }
@@ -508,7 +508,7 @@ TEST_CASE("a bus without stats publishes and delivers") {
   std::vector<std::string> got;
   bus quiet_a(&t.loop, t.cfg, "nostat", nullptr, {});
   bus quiet_b(&t.loop, t.cfg, "nostat2", nullptr,
-              {[&](const wire::broadcast& m) { got.push_back(m.data_json); }, nullptr});
+              {[&](const wire::broadcast& m) { got.push_back(m.data_json); }, nullptr, nullptr});
   CHECK_FALSE(quiet_a.publish(chat({}, "before start")));
   quiet_a.start();
   quiet_b.start();
