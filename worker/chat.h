@@ -59,7 +59,8 @@ class chat {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, session*, hash, std::equal_to<>> by_sid_;
+  // Keys view the session's own id storage (alive while registered).
+  std::unordered_map<std::string_view, session*, hash, std::equal_to<>> by_sid_;
   uint64_t mark_ = 0;
   // Sessions whose CONNECT answer waits for their room's subscription, by room.
   std::unordered_map<std::string, std::vector<session*>, hash, std::equal_to<>> pending_;

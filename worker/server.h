@@ -113,7 +113,8 @@ class server {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, session*, sv_hash, std::equal_to<>> sessions_;
+  // Keys view the session's own id storage (alive while registered).
+  std::unordered_map<std::string_view, session*, sv_hash, std::equal_to<>> sessions_;
 };
 
 }  // namespace chatd

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace chatd {
 
@@ -20,10 +21,12 @@ session::session(server& srv, connection* ws, std::string query_json, std::strin
                   bool has_channel)
     : srv_(srv),
       conn_(ws),
-      eio_sid_(eio::make_sid(srv.slot())),
       query_json_(std::move(query_json)),
       channel_(std::move(channel)),
       has_channel_(has_channel) {
+  std::string sid = eio::make_sid(srv.slot());
+  std::memcpy(eio_sid_.data(), sid.data(), eio_sid_.size());
+  query_json_.shrink_to_fit();
   uv_timer_init(srv_.loop(), &timer_);
   timer_.data = this;
 }
@@ -49,7 +52,7 @@ bool session::send(const shared_bytes& frame) {
 
 bool session::attach_poll(connection& c) {
   if (poll_conn_ != nullptr && poll_conn_ != &c) {
-    log::debug("session {}: overlapping GET", eio_sid_);
+    log::debug("session {}: overlapping GET", eio_sid());
     end();  // the held GET gets the close packet
     return false;
   }
@@ -73,7 +76,7 @@ std::string session::take_poll_payload() {
 void session::poll_closed(connection& c) {
   if (poll_conn_ != &c) return;
   poll_conn_ = nullptr;
-  log::debug("session {}: poll connection closed prematurely", eio_sid_);
+  log::debug("session {}: poll connection closed prematurely", eio_sid());
   end();
 }
 
@@ -108,7 +111,7 @@ void session::on_probe_text(connection& ws, std::string_view packet) {
     return;
   }
   if (packet == "5") return finish_upgrade();
-  log::debug("session {}: unexpected packet during the upgrade: closing the probe", eio_sid_);
+  log::debug("session {}: unexpected packet during the upgrade: closing the probe", eio_sid());
   probe_ = nullptr;
   probed_ = false;
   ws.detach_session();
@@ -135,7 +138,7 @@ void session::finish_upgrade() {
   for (const shared_bytes& f : rest) {
     if (!conn_->send(f)) break;
   }
-  log::debug("session {}: upgraded to websocket", eio_sid_);
+  log::debug("session {}: upgraded to websocket", eio_sid());
   arm_timer();
 }
 
@@ -149,7 +152,7 @@ void session::probe_closed(connection& ws) {
 void session::open() {
   const config& cfg = srv_.cfg();
   srv_.add_session(*this);
-  std::string packet = eio::open_packet(eio_sid_, /*can_upgrade=*/conn_ == nullptr,
+  std::string packet = eio::open_packet(eio_sid(), /*can_upgrade=*/conn_ == nullptr,
                                         cfg.ping_interval_ms, cfg.ping_timeout_ms,
                                         cfg.max_payload);
   send(make_text_frame({packet}));
@@ -174,7 +177,7 @@ void session::on_timer(uv_timer_t* t) {
   if (s->doomed_) return s->end();
   uint64_t now = uv_now(s->srv_.loop());
   if (s->probe_ != nullptr && now >= s->upgrade_deadline_) {
-    log::debug("session {}: upgrade timeout", s->eio_sid_);
+    log::debug("session {}: upgrade timeout", s->eio_sid());
     connection* probe = s->probe_;
     s->probe_ = nullptr;
     s->probed_ = false;
@@ -196,7 +199,7 @@ void session::on_timer(uv_timer_t* t) {
 }
 
 void session::fail(uint16_t ws_code, std::string_view why) {
-  log::debug("session {}: closing: {}", eio_sid_, why);
+  log::debug("session {}: closing: {}", eio_sid(), why);
   if (conn_ != nullptr) return conn_->close_ws(ws_code, why);
   end();  // polling: a held GET gets the close packet
 }
@@ -233,7 +236,7 @@ void session::on_text(std::string_view packet) {
 }
 
 void session::on_socketio(std::string_view text) {
-  if (binary_expected_ > 0) {
+  if (binary_) {
     return fail(ws::close_code::protocol_error, "text packet while binary attachments pending");
   }
   std::string why;
@@ -251,9 +254,9 @@ void session::on_socketio(std::string_view text) {
     case sio::packet_type::binary_event:
       if (!for_us || !connected_) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
       if (p->attachments == 0) return on_event(p->data, p->ack_id);
-      binary_head_.assign(text);
-      binary_expected_ = p->attachments;
-      binary_parts_.clear();
+      binary_ = std::make_unique<binary_state>();
+      binary_->head.assign(text);
+      binary_->expected = p->attachments;
       return;
     case sio::packet_type::ack:
     case sio::packet_type::binary_ack:
@@ -285,13 +288,15 @@ void session::on_connect_packet(std::string_view nsp) {
         R"json({"message":"missing channel: connect with io(url, {query: {channel, userId}})"})json")}));
     return;
   }
-  sio_sid_ = eio::make_sid(srv_.slot());
+  std::string sid = eio::make_sid(srv_.slot());
+  std::memcpy(sio_sid_.data(), sid.data(), sio_sid_.size());
+  has_sio_sid_ = true;
   connected_ = true;
   srv_.gateway().on_connect(*this);  // answers the CONNECT, maybe after the room's subscription
   arm_timer();
 }
 
-void session::send_connect_reply() { send(make_text_frame({"40{\"sid\":\"", sio_sid_, "\"}"})); }
+void session::send_connect_reply() { send(make_text_frame({"40{\"sid\":\"", sio_sid(), "\"}"})); }
 
 void session::on_event(std::string_view data, int64_t ack_id) {
   std::optional<sio::event_args> ev = sio::split_event(data);
@@ -305,23 +310,21 @@ void session::on_event(std::string_view data, int64_t ack_id) {
 
 void session::on_binary(std::string_view data) {
   if (ended_) return;
-  if (binary_expected_ == 0) return fail(ws::close_code::protocol_error, "unexpected binary frame");
-  binary_parts_.emplace_back(data);
-  if (binary_parts_.size() == binary_expected_) finish_binary();
+  if (!binary_) return fail(ws::close_code::protocol_error, "unexpected binary frame");
+  binary_->parts.emplace_back(data);
+  if (binary_->parts.size() == binary_->expected) finish_binary();
 }
 
 void session::finish_binary() {
-  std::optional<sio::packet> p = sio::parse(binary_head_);
-  binary_expected_ = 0;
+  std::unique_ptr<binary_state> b = std::move(binary_);
+  std::optional<sio::packet> p = sio::parse(b->head);
   if (p) {
     std::optional<sio::event_args> ev = sio::split_event(p->data);
     if (ev && ev->name == "message") {
-      srv_.gateway().on_binary_message(*this, ev->first_arg, binary_parts_);
+      srv_.gateway().on_binary_message(*this, ev->first_arg, b->parts);
       if (p->ack_id >= 0) send(make_text_frame({fmt::format("43{}[]", p->ack_id)}));
     }
   }
-  binary_head_.clear();
-  binary_parts_.clear();
 }
 
 void session::end() {

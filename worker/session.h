@@ -18,7 +18,9 @@
 
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,8 +73,9 @@ class session {
   void on_probe_text(connection& ws, std::string_view packet);
   void probe_closed(connection& ws);
 
-  const std::string& eio_sid() const { return eio_sid_; }
-  const std::string& sio_sid() const { return sio_sid_; }
+  std::string_view eio_sid() const { return {eio_sid_.data(), eio_sid_.size()}; }
+  // Empty until the Socket.IO CONNECT is accepted.
+  std::string_view sio_sid() const { return {sio_sid_.data(), has_sio_sid_ ? sio_sid_.size() : 0}; }
   const std::string& channel() const { return channel_; }
   const std::string& query_json() const { return query_json_; }
   bool connected() const { return connected_; }
@@ -100,8 +103,10 @@ class session {
   server& srv_;
   connection* conn_;
   uv_timer_t timer_;
-  std::string eio_sid_;
-  std::string sio_sid_;
+  // Session ids live inline: an idle session should cost no heap allocation it can avoid.
+  std::array<char, 20> eio_sid_{};
+  std::array<char, 20> sio_sid_{};
+  bool has_sio_sid_ = false;
   std::string query_json_;
   std::string channel_;
   bool has_channel_;
@@ -120,9 +125,13 @@ class session {
   bool probed_ = false;  // the probe answered "3probe": GETs return at once (noop if need be)
   bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
   // A BINARY_EVENT waiting for its attachments.
-  std::string binary_head_;
-  std::vector<std::string> binary_parts_;
-  uint32_t binary_expected_ = 0;
+  // A BINARY_EVENT waiting for its attachments; allocated only while one is in progress.
+  struct binary_state {
+    std::string head;
+    std::vector<std::string> parts;
+    uint32_t expected = 0;
+  };
+  std::unique_ptr<binary_state> binary_;
 };
 
 }  // namespace chatd
