@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "worker/server.h"
+#include "tests/unit/loopback.h"
 
 #include <doctest/doctest.h>
 
@@ -30,15 +31,8 @@ class test_server {
     auto v = validate_config(cfg, "<test>");
     REQUIRE(v.has_value());
     cfg_ = *v;
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(listen(fd_, 64) == 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = test::listen_loopback(64, port_);
+    REQUIRE(fd_ >= 0);
     thread_ = std::thread([this] { run(); });
     while (!started_.load()) std::this_thread::yield();
   }

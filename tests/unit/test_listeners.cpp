@@ -4,6 +4,7 @@
 
 // daemon/ is linked into the chatd executable only; the unit binary compiles the one daemon file
 // it tests here instead (tests/CMakeLists.txt globs tests/unit/*.cpp and links chatd_worker).
+#include "tests/unit/loopback.h"
 #include "daemon/listeners.cpp"  // NOLINT(bugprone-suspicious-include)
 
 #include <doctest/doctest.h>
@@ -143,15 +144,10 @@ TEST_CASE("a listener reports its accept queue length") {
 }
 
 TEST_CASE("binding a port held without SO_REUSEPORT is a clear error") {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(fd, 1) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  auto g = listener_group::open(listen_endpoint{"127.0.0.1", ntohs(a.sin_port)}, 2, 64);
+  uint16_t port = 0;
+  int fd = test::listen_loopback(1, port);
+  REQUIRE(fd >= 0);
+  auto g = listener_group::open(listen_endpoint{"127.0.0.1", port}, 2, 64);
   REQUIRE_FALSE(g.has_value());
   CHECK(g.error().find("Address already in use") != std::string::npos);
   CHECK(g.error().find("bind") != std::string::npos);
