@@ -199,7 +199,12 @@ void server::on_prepare(uv_prepare_t* p) {
     for (connection* c : batch) {
       if (c->dirty) c->flush();
     }
-    if (srv->dirty_.empty() && batch.capacity() > srv->dirty_.capacity()) srv->dirty_.swap(batch);
+    // Keep the larger buffer for the next iteration, emptied: entries left in it would be walked
+    // again (and again) by every later iteration.
+    if (srv->dirty_.empty() && batch.capacity() > srv->dirty_.capacity()) {
+      batch.clear();
+      srv->dirty_.swap(batch);
+    }
     srv->sweep_closing();
   }
 }
