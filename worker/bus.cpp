@@ -535,5 +535,8 @@ void bus::subscribe_room(std::string_view room) { impl_->subscribe_room(room); }
 void bus::unsubscribe_room(std::string_view room) { impl_->unsubscribe_room(room); }
 bool bus::room_pending(std::string_view room) const { return impl_->room_pending(room); }
 bool bus::publish(wire::broadcast b) { return impl_->publish(std::move(b)); }
+void bus::flush() {
+  if (!impl_->stopped) impl_->pub->flush();
+}
 
 }  // namespace chatd

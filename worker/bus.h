@@ -57,6 +57,9 @@ class bus {
   // Publishes b (its uid is set to ours) on the room channel when it names exactly one room, else
   // on the base channel. Returns false when it was dropped (Redis down or encode error).
   bool publish(wire::broadcast b);
+  // Sends the publishes issued so far now (one write), ahead of the local fan-out's writes, so
+  // other workers start delivering while this one still writes to its own connections.
+  void flush();
 
  private:
   struct impl;

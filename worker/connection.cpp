@@ -164,7 +164,6 @@ void connection::consume(size_t bytes) {
 }
 
 void connection::flush() {
-  dirty = false;
   if (poll_session_ != nullptr && poll_session_->poll_ready() && !closing()) {
     answer_poll(poll_session_->take_poll_payload());
   }

@@ -234,6 +234,24 @@ struct redis_uv_access {
     }
   }
 
+  // Writes what hiredis holds now, as the write event would at the next poll; dispatches like
+  // on_poll so a failure found here is handled the same way.
+  static void flush_writes(redis_link& l) {
+    if (l.state_ != redis_link::state::ready || l.io_ == nullptr) {
+      return;
+    }
+    auto* io = static_cast<redis_io*>(l.io_);
+    if (io->ctx == nullptr || io->dispatching || (io->events & UV_WRITABLE) == 0) {
+      return;
+    }
+    io->dispatching = true;
+    redisAsyncHandleWrite(io->ctx);
+    io->dispatching = false;
+    if (io->ctx != nullptr && io->free_requested) {
+      redisAsyncFree(io->ctx);
+    }
+  }
+
   static void on_timer(uv_timer_t* t) {
     auto* io = static_cast<redis_io*>(t->data);
     if (io->link == nullptr) {
@@ -444,5 +462,7 @@ void redis_link::connect() {
 }
 
 void redis_link::disconnect() { redis_uv_access::disconnect(*this); }
+
+void redis_link::flush() { redis_uv_access::flush_writes(*this); }
 
 }  // namespace chatd

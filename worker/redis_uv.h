@@ -33,6 +33,8 @@ class redis_link {
   redisAsyncContext* context() const { return state_ == state::ready ? ctx_ : nullptr; }
   // Drops the connection (on_down is not called).
   void disconnect();
+  // Writes the commands issued so far now rather than at the next poll for writability.
+  void flush();
 
  private:
   enum class state { idle, connecting, ready };

@@ -169,19 +169,19 @@ void server::end_polling_sessions() {
   for (session* s : polling) s->end();
 }
 
-void server::mark_dirty(connection& c) { dirty_.push_back(&c); }
+void server::mark_dirty(connection& c) { dirty_.push(&c); }
 
 void server::close_soon(connection& c) {
   if (c.close_listed) return;
   c.close_listed = true;
-  closing_.push_back(&c);
+  closing_.push(&c);
 }
 
 void server::sweep_closing() {
   while (!closing_.empty()) {
-    std::vector<connection*> batch;
-    batch.swap(closing_);
+    auto batch = closing_.take();
     for (connection* c : batch) c->close_now();
+    closing_.recycle(std::move(batch));
   }
 }
 
@@ -191,20 +191,18 @@ void server::on_prepare(uv_prepare_t* p) {
   // connection per loop iteration carries everything queued during it. Then close again: a
   // flush that failed must not wait for the next wake-up, which may be far away.
   srv->sweep_closing();
+  // Redis first: the other workers' share of a broadcast then travels while this one writes.
+  if (srv->bus_) srv->bus_->flush();
   // A flush may answer a held GET and resume requests buffered behind it, which may queue more:
   // go round until nothing is left (bounded), as the loop would not wake up for it.
   for (int round = 0; round < 8 && !srv->dirty_.empty(); ++round) {
-    std::vector<connection*> batch;
-    batch.swap(srv->dirty_);
+    auto batch = srv->dirty_.take();
     for (connection* c : batch) {
-      if (c->dirty) c->flush();
+      // Cleared here, not by flush() (which a write callback also calls): listed <=> dirty.
+      c->dirty = false;
+      c->flush();
     }
-    // Keep the larger buffer for the next iteration, emptied: entries left in it would be walked
-    // again (and again) by every later iteration.
-    if (srv->dirty_.empty() && batch.capacity() > srv->dirty_.capacity()) {
-      batch.clear();
-      srv->dirty_.swap(batch);
-    }
+    srv->dirty_.recycle(std::move(batch));
     srv->sweep_closing();
   }
 }
@@ -232,8 +230,9 @@ void server::connection_closed(connection& c) {
   if (head_ == &c) head_ = c.next;
   --connection_count_;
   stats_.connections.store(connection_count_, std::memory_order_relaxed);
-  // A connection freed while still listed would dangle.
-  std::erase(dirty_, &c);
+  // A connection freed while still listed would dangle. (Never on the closing list here: it was
+  // taken off by the sweep that closed it.)
+  if (c.dirty) dirty_.erase(&c);
   std::erase(lingering_, &c);
   if (mode_ != mode::serving) maybe_finish();
 }

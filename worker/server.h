@@ -9,6 +9,7 @@
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/handover.h"
+#include "worker/work_list.h"
 
 #include <uv.h>
 
@@ -102,8 +103,8 @@ class server {
   size_t max_connections_;
   size_t connection_count_ = 0;
   connection* head_ = nullptr;  // every open connection
-  std::vector<connection*> dirty_;
-  std::vector<connection*> closing_;
+  work_list<connection> dirty_;    // connections with output queued this iteration
+  work_list<connection> closing_;  // connections to close at the next sweep
   std::vector<char> read_buf_;
   shared_bytes ping_frame_;
   std::unique_ptr<bus> bus_;
