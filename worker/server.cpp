@@ -31,6 +31,7 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
       generation_(generation),
       segment_(segment),
       stats_(stats),
+      timers_(loop, k_timer_tick_ms, &session::timer_fired, nullptr),
       read_buf_(k_read_buffer + k_read_padding) {
   int workers = std::max(1, cfg_.worker_count());
   max_connections_ = std::max<size_t>(1, cfg_.max_connections / static_cast<size_t>(workers));
@@ -57,7 +58,15 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   bus_->start();
 }
 
-server::~server() = default;
+server::~server() { free_ended_sessions(); }
+
+void server::free_ended_sessions() {
+  while (!ended_sessions_.empty()) {
+    auto batch = ended_sessions_.take();
+    for (session* s : batch) delete s;
+    ended_sessions_.recycle(std::move(batch));
+  }
+}
 
 int server::listen(int fd) {
   int r = uv_tcp_init(loop_, &listener_);
@@ -205,6 +214,7 @@ void server::on_prepare(uv_prepare_t* p) {
     srv->dirty_.recycle(std::move(batch));
     srv->sweep_closing();
   }
+  srv->free_ended_sessions();
 }
 
 void server::linger(connection& c) {
@@ -311,6 +321,7 @@ void server::maybe_finish() {
     uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+    timers_.close();
     bus_->stop();
   }
 }

@@ -9,6 +9,7 @@
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/handover.h"
+#include "worker/timer_wheel.h"
 #include "worker/work_list.h"
 
 #include <uv.h>
@@ -56,6 +57,9 @@ class server {
   session* find_session(std::string_view eio_sid);
   void add_session(session& s);
   void remove_session(session& s);
+  // Frees an ended session at the next prepare (or with the server).
+  void free_later(session& s) { ended_sessions_.push(&s); }
+  timer_wheel& timers() { return timers_; }
   // Hand-over of a connection whose request names another slot's session.
   // Only to slots of this generation's config: a slot a reload dropped has no reader.
   bool can_hand_over(unsigned slot) const {
@@ -80,6 +84,7 @@ class server {
   void adopt(int fd, std::string bytes);
   void end_polling_sessions();
   static void on_prepare(uv_prepare_t* p);
+  void free_ended_sessions();
   static void on_deadline(uv_timer_t* t);
   static void on_linger_timer(uv_timer_t* t);
   void sweep_closing();
@@ -105,6 +110,10 @@ class server {
   connection* head_ = nullptr;  // every open connection
   work_list<connection> dirty_;    // connections with output queued this iteration
   work_list<connection> closing_;  // connections to close at the next sweep
+  work_list<session> ended_sessions_;
+  // Every session's heartbeat; ticks of k_timer_tick_ms (a timer fires at most that late).
+  static constexpr uint64_t k_timer_tick_ms = 10;
+  timer_wheel timers_;
   std::vector<char> read_buf_;
   shared_bytes ping_frame_;
   std::unique_ptr<bus> bus_;

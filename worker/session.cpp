@@ -27,8 +27,6 @@ session::session(server& srv, connection* ws, std::string query_json, std::strin
   std::string sid = eio::make_sid(srv.slot());
   std::memcpy(eio_sid_.data(), sid.data(), eio_sid_.size());
   query_json_.shrink_to_fit();
-  uv_timer_init(srv_.loop(), &timer_);
-  timer_.data = this;
 }
 
 bool session::send(const shared_bytes& frame) {
@@ -41,7 +39,7 @@ bool session::send(const shared_bytes& frame) {
               pending_bytes_ + n, srv_.cfg().max_backpressure);
     // This may run inside a broadcast walking our room: end from the timer instead.
     doomed_ = true;
-    uv_timer_start(&timer_, &session::on_timer, 0, 0);
+    srv_.timers().schedule(*this, uv_now(srv_.loop()));
     return false;
   }
   pending_.push_back(frame);
@@ -168,11 +166,13 @@ void session::arm_timer() {
   if (!connected_) due = std::min(due, connect_deadline_);
   if (probe_ != nullptr) due = std::min(due, upgrade_deadline_);
   if (doomed_) due = now;
-  uv_timer_start(&timer_, &session::on_timer, due > now ? due - now : 0, 0);
+  srv_.timers().schedule(*this, due);
 }
 
-void session::on_timer(uv_timer_t* t) {
-  auto* s = static_cast<session*>(t->data);
+void session::timer_fired(timer_node& node, void*) { static_cast<session&>(node).on_timer(); }
+
+void session::on_timer() {
+  session* s = this;
   if (s->ended_) return;
   if (s->doomed_) return s->end();
   uint64_t now = uv_now(s->srv_.loop());
@@ -353,9 +353,8 @@ void session::end() {
     probe->detach_session();
     probe->close_ws(ws::close_code::normal);
   }
-  uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
-           [](uv_handle_t* h) { delete static_cast<session*>(h->data); });
+  srv_.timers().cancel(*this);
+  srv_.free_later(*this);
 }
 
 }  // namespace chatd

@@ -11,10 +11,11 @@
 //
 // Lifetime: a WebSocket session is created by its connection's handshake and ended when that
 // connection closes; a polling session is owned by the server's session table and ended by its
-// close packet, a transport error or a timeout. end() leaves the room and closes the heartbeat
-// timer; the object is freed in that timer's close callback.
+// close packet, a transport error or a timeout. end() leaves the room and cancels the heartbeat
+// timer; the server frees the object at its next prepare, when no call stack can still hold it.
 
 #include "worker/frame.h"
+#include "worker/timer_wheel.h"
 
 #include <uv.h>
 
@@ -30,7 +31,8 @@ namespace chatd {
 class connection;
 class server;
 
-class session {
+// The heartbeat and deadlines run on the worker's timer wheel: the session is its own node.
+class session : private timer_node {
  public:
   // `ws` is the WebSocket connection, or nullptr for a session opened by a polling handshake.
   session(server& srv, connection* ws, std::string query_json, std::string channel,
@@ -98,11 +100,16 @@ class session {
   void fail(uint16_t ws_code, std::string_view why);
   void finish_upgrade();
   void arm_timer();
-  static void on_timer(uv_timer_t* t);
+  void on_timer();
+
+ public:
+  // The worker's timer wheel calls this for a session's node.
+  static void timer_fired(timer_node& node, void* ctx);
+
+ private:
 
   server& srv_;
   connection* conn_;
-  uv_timer_t timer_;
   // Session ids live inline: an idle session should cost no heap allocation it can avoid.
   std::array<char, 20> eio_sid_{};
   std::array<char, 20> sio_sid_{};
