@@ -7,6 +7,8 @@
 // keys first, ascending; a repeated key keeps its first place and its last value).
 // Decoding uses msgpack-cxx and renders packet.data back to JSON text the way
 // JSON.stringify(notepack.decode(bytes)[1].data) would.
+// Binary: socket.io-parser carries Buffers as placeholders plus attachments, the adapter as
+// msgpack bin inside packet.data; placeholders and bins are swapped at this boundary.
 //
 // Deliberate differences from notepack, all at the edges of what JSON.parse can produce:
 //   - integers beyond 2^53 are carried exactly (JavaScript would have rounded them first);
@@ -183,6 +185,25 @@ class mp_writer {
     return true;
   }
 
+  // A Buffer, as notepack writes it.
+  bool bin(std::string_view b) {
+    const size_t n = b.size();
+    if (n < 0x100) {
+      byte(0xc4);
+      be(n, 1);
+    } else if (n < 0x10000) {
+      byte(0xc5);
+      be(n, 2);
+    } else if (n <= 0xffffffffULL) {
+      byte(0xc6);
+      be(n, 4);
+    } else {
+      return false;
+    }
+    out_.append(b);
+    return true;
+  }
+
   void uint(uint64_t v) {
     if (v < 0x80) {
       byte(static_cast<uint8_t>(v));
@@ -285,7 +306,33 @@ class mp_writer {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-bool encode_json(mp_writer& w, element e, std::string& err) {
+// socket.io-parser's rule (reconstructPacket): an object whose _placeholder is true stands for
+// attachment `num`, which must be an index into the attachments, or the packet is illegal.
+// Returns the index, -1 for an ordinary object, -2 for an illegal placeholder.
+int64_t placeholder_index(simdjson::dom::object o, size_t attachments) {
+  simdjson::dom::element flag;
+  if (o.at_key("_placeholder").get(flag) != simdjson::SUCCESS || flag.type() != element_type::BOOL ||
+      !flag.get_bool().value_unsafe()) {
+    return -1;
+  }
+  simdjson::dom::element num;
+  if (o.at_key("num").get(num) != simdjson::SUCCESS) return -2;
+  double index = -1;
+  switch (num.type()) {
+    case element_type::INT64: index = static_cast<double>(num.get_int64().value_unsafe()); break;
+    case element_type::UINT64: index = static_cast<double>(num.get_uint64().value_unsafe()); break;
+    case element_type::DOUBLE: index = num.get_double().value_unsafe(); break;
+    default: return -2;
+  }
+  if (!(index >= 0) || index >= static_cast<double>(attachments) ||
+      index != static_cast<double>(static_cast<int64_t>(index))) {
+    return -2;
+  }
+  return static_cast<int64_t>(index);
+}
+
+bool encode_json(mp_writer& w, element e, std::string& err,
+                 const std::vector<std::string>& attachments) {
   switch (e.type()) {
     case element_type::ARRAY: {
       simdjson::dom::array a = e.get_array().value_unsafe();
@@ -294,7 +341,7 @@ bool encode_json(mp_writer& w, element e, std::string& err) {
         return false;
       }
       for (element item : a) {
-        if (!encode_json(w, item, err)) {
+        if (!encode_json(w, item, err, attachments)) {
           return false;
         }
       }
@@ -302,6 +349,20 @@ bool encode_json(mp_writer& w, element e, std::string& err) {
     }
     case element_type::OBJECT: {
       simdjson::dom::object o = e.get_object().value_unsafe();
+      if (!attachments.empty()) {
+        int64_t index = placeholder_index(o, attachments.size());
+        if (index == -2) {
+          err = "illegal attachment placeholder";
+          return false;
+        }
+        if (index >= 0) {
+          if (!w.bin(attachments[static_cast<size_t>(index)])) {
+            err = "attachment too large";
+            return false;
+          }
+          return true;
+        }
+      }
       std::vector<keyed<element>> entries;
       entries.reserve(o.size());
       for (auto field : o) {
@@ -317,7 +378,7 @@ bool encode_json(mp_writer& w, element e, std::string& err) {
           err = "key too long";
           return false;
         }
-        if (!encode_json(w, kv.value, err)) {
+        if (!encode_json(w, kv.value, err, attachments)) {
           return false;
         }
       }
@@ -497,7 +558,7 @@ expected<std::string> encode_broadcast(const broadcast& b) {
   w.sint(b.type);
   w.str("data");
   std::string err;
-  if (!encode_json(w, root, err)) {
+  if (!encode_json(w, root, err, b.attachments)) {
     return unexpected("data_json: " + err);
   }
   w.str("nsp");
@@ -643,9 +704,11 @@ bool key_text(const object& k, std::string& out, std::string& err) {
   }
 }
 
-bool render_json(std::string& out, const object& o, size_t depth, std::string& err);
+bool render_json(std::string& out, const object& o, size_t depth, std::string& err,
+                 std::vector<std::string>& attachments);
 
-bool render_map(std::string& out, const object& o, size_t depth, std::string& err) {
+bool render_map(std::string& out, const object& o, size_t depth, std::string& err,
+                std::vector<std::string>& attachments) {
   std::vector<std::string> names(o.via.map.size);
   std::vector<keyed<const object*>> entries;
   entries.reserve(o.via.map.size);
@@ -670,7 +733,7 @@ bool render_map(std::string& out, const object& o, size_t depth, std::string& er
     first = false;
     append_json_string(out, kv.key);
     out += ':';
-    if (!render_json(out, *kv.value, depth + 1, err)) {
+    if (!render_json(out, *kv.value, depth + 1, err, attachments)) {
       return false;
     }
   }
@@ -678,7 +741,8 @@ bool render_map(std::string& out, const object& o, size_t depth, std::string& er
   return true;
 }
 
-bool render_json(std::string& out, const object& o, size_t depth, std::string& err) {
+bool render_json(std::string& out, const object& o, size_t depth, std::string& err,
+                 std::vector<std::string>& attachments) {
   if (depth > k_max_depth) {
     err = "nested too deeply";
     return false;
@@ -712,17 +776,21 @@ bool render_json(std::string& out, const object& o, size_t depth, std::string& e
         const object& item = o.via.array.ptr[i];
         if (is_undefined(item)) {
           out += "null";  // JSON.stringify([undefined]) is "[null]"
-        } else if (!render_json(out, item, depth + 1, err)) {
+        } else if (!render_json(out, item, depth + 1, err, attachments)) {
           return false;
         }
       }
       out += ']';
       return true;
     case mt::MAP:
-      return render_map(out, o, depth, err);
+      return render_map(out, o, depth, err, attachments);
     case mt::BIN:
-      err = "binary data is not relayed over the bus";
-      return false;
+      // A Buffer: socket.io-parser's deconstructPacket numbers them in this same walk order.
+      out += R"({"_placeholder":true,"num":)";
+      append_u(out, attachments.size());
+      out += '}';
+      attachments.emplace_back(o.via.bin.ptr, o.via.bin.size);
+      return true;
     case mt::EXT:
       if (is_undefined(o)) {
         err = "undefined outside an array or map";
@@ -816,7 +884,7 @@ expected<broadcast> decode_object(const object& root) {
     return unexpected(std::string("packet.data is not an array"));
   }
   std::string err;
-  if (!render_json(b.data_json, *data, 0, err)) {
+  if (!render_json(b.data_json, *data, 0, err, b.attachments)) {
     return unexpected("packet.data: " + err);
   }
 

@@ -26,6 +26,10 @@ struct broadcast {
   int type = 2;                     // Socket.IO packet type (2 EVENT, 5 BINARY_EVENT)
   std::string nsp = "/";
   std::string data_json;            // packet.data as JSON text: ["chat",{...}]
+  // Binary parts of packet.data. data_json holds {"_placeholder":true,"num":i} where attachment
+  // i goes, as socket.io-parser writes a BINARY_EVENT; on the wire each is a msgpack bin, as
+  // notepack writes a Buffer.
+  std::vector<std::string> attachments;
   std::vector<std::string> rooms;   // opts.rooms
   std::vector<std::string> except;  // opts.except (socket ids or rooms)
   bool volatile_flag = false;       // opts.flags.volatile
@@ -38,8 +42,9 @@ struct broadcast {
 expected<std::string> encode_broadcast(const broadcast& b);
 
 // Decodes a message published by any adapter node (chatd, Node, the emitter). packet.data is
-// rendered back to JSON the way JSON.stringify would (binary becomes a Buffer-like object is NOT
-// attempted: a message carrying msgpack bin/ext is reported as an error).
+// rendered back to JSON the way JSON.stringify would; each msgpack bin (a Buffer) becomes a
+// placeholder and an attachment, in the order socket.io-parser would number them. Extension
+// types (Date, ArrayBuffer, notepack 2's undefined outside arrays and maps) are refused.
 expected<broadcast> decode_broadcast(std::string_view msgpack_bytes);
 
 }  // namespace chatd::wire

@@ -98,37 +98,72 @@ void chat::broadcast(session& from, std::string_view event_prefix, std::string_v
   bus_->publish(std::move(b));
 }
 
-void chat::on_binary_message(session& s, std::string_view payload_json,
-                             const std::vector<std::string>& attachments) {
-  stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
-  room* r = s.room_;
-  if (r == nullptr || r->members.size() < 2) return;
-  // 45<n>-["chat",<payload with placeholders>] followed by one binary frame per attachment.
-  // Binary payloads are relayed to this worker's members only: the bus carries JSON packets.
-  std::string head = "45" + std::to_string(attachments.size()) + "-[\"chat\",";
-  shared_bytes frame = make_text_frame({head, payload_json.empty() ? "null" : payload_json, "]"});
-  std::vector<shared_bytes> parts;
-  parts.reserve(attachments.size());
+namespace {
+
+// A BINARY_EVENT as socket.io-parser encodes it: 5<n>-[...] with placeholders, then one binary
+// WebSocket frame per attachment. Framed once; every recipient shares the frames.
+std::vector<shared_bytes> binary_event_frames(std::string_view data_json,
+                                              const std::vector<std::string>& attachments) {
+  std::vector<shared_bytes> frames;
+  frames.reserve(attachments.size() + 1);
+  frames.push_back(make_text_frame({"45", std::to_string(attachments.size()), "-", data_json}));
   for (const std::string& a : attachments) {
     std::string f;
     ws::append_frame(f, ws::opcode::binary, a);
-    parts.push_back(make_bytes(std::move(f)));
+    frames.push_back(make_bytes(std::move(f)));
   }
-  ++r->walking;
-  uint64_t n = 0;
-  for (session* m : r->members) {
-    if (m == &s) continue;
-    if (!m->send(frame)) continue;
-    ++n;
-    for (const shared_bytes& p : parts) m->send(p);
+  return frames;
+}
+
+}  // namespace
+
+bool chat::send_all(session& m, const std::vector<shared_bytes>& frames) {
+  if (!m.send(frames.front())) return false;
+  for (size_t i = 1; i < frames.size(); ++i) m.send(frames[i]);
+  return true;
+}
+
+void chat::on_binary_message(session& s, std::string_view payload_json,
+                             std::vector<std::string> attachments) {
+  stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
+  // client.to(channel).emit("chat", payload): the payload keeps its placeholders, the parts go
+  // along as they came.
+  std::string data_json;
+  data_json.reserve(payload_json.size() + 12);
+  data_json.append(R"(["chat",)").append(payload_json.empty() ? "null" : payload_json).append("]");
+  if (room* r = s.room_; r != nullptr && r->members.size() > 1) {
+    std::vector<shared_bytes> frames = binary_event_frames(data_json, attachments);
+    ++r->walking;
+    uint64_t n = 0;
+    for (session* m : r->members) {
+      if (m != &s && send_all(*m, frames)) ++n;
+    }
+    --r->walking;
+    stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
   }
-  --r->walking;
-  stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
+  if (bus_ == nullptr) return;
+  // Other nodes get packet.data with each attachment as a msgpack bin, as a Node server sends a
+  // Buffer.
+  wire::broadcast b;
+  b.data_json = std::move(data_json);
+  b.attachments = std::move(attachments);
+  b.rooms.emplace_back(s.channel());
+  b.except.emplace_back(s.sio_sid());
+  bus_->publish(std::move(b));
 }
 
 void chat::on_bus(const wire::broadcast& b) {
-  if (b.type != static_cast<int>(sio::packet_type::event)) return;
-  shared_bytes frame = make_text_frame({"42", b.data_json});
+  if (b.type != static_cast<int>(sio::packet_type::event) &&
+      b.type != static_cast<int>(sio::packet_type::binary_event)) {
+    return;
+  }
+  // A text event is one frame; with attachments, the BINARY_EVENT frame and one per attachment.
+  std::vector<shared_bytes> frames;
+  if (b.attachments.empty()) {
+    frames.push_back(make_text_frame({"42", b.data_json}));
+  } else {
+    frames = binary_event_frames(b.data_json, b.attachments);
+  }
   ++mark_;
   // Sockets named in `except` (by socket id, or through a room) are marked as already served.
   for (const std::string& e : b.except) {
@@ -141,7 +176,7 @@ void chat::on_bus(const wire::broadcast& b) {
   auto serve = [&](session* m) {
     if (m->mark_ == mark_) return;
     m->mark_ = mark_;
-    if (m->send(frame)) ++n;
+    if (send_all(*m, frames)) ++n;
   };
   if (b.rooms.empty()) {
     for (auto& [sid, m] : by_sid_) serve(m);

@@ -35,9 +35,10 @@ class chat {
   void release_pending();
   // A `message` event: relays its first argument as `chat` to the room.
   void on_message(session& s, std::string_view payload_json);
-  // A BINARY_EVENT `message`: relays it with its attachments to the local members.
+  // A BINARY_EVENT `message`: relays it with its attachments to the room, here and through the
+  // bus (attachments as msgpack bin, the way Node's adapter sends Buffers).
   void on_binary_message(session& s, std::string_view payload_json,
-                         const std::vector<std::string>& attachments);
+                         std::vector<std::string> attachments);
   // The socket left (Socket.IO DISCONNECT or transport gone).
   void on_disconnect(session& s);
   // A broadcast published by another node.
@@ -50,6 +51,8 @@ class chat {
   void broadcast(session& from, std::string_view event_prefix, std::string_view event,
                  std::string_view arg_json);
   void deliver(room& r, const shared_bytes& frame, const session* except);
+  // Queues a packet's frames on one member; false when the member refused the first.
+  static bool send_all(session& m, const std::vector<shared_bytes>& frames);
   void finish_connect(session& s);
 
   worker_stats& stats_;

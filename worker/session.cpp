@@ -321,7 +321,7 @@ void session::finish_binary() {
   if (p) {
     std::optional<sio::event_args> ev = sio::split_event(p->data);
     if (ev && ev->name == "message") {
-      srv_.gateway().on_binary_message(*this, ev->first_arg, b->parts);
+      srv_.gateway().on_binary_message(*this, ev->first_arg, std::move(b->parts));
       if (p->ack_id >= 0) send(make_text_frame({fmt::format("43{}[]", p->ack_id)}));
     }
   }
