@@ -81,6 +81,7 @@ class connection final : private ws::frame_handler {
 
  private:
   enum class phase : uint8_t { http, websocket, closing, closed };
+  static constexpr size_t k_idle_out_chunks = 4;
   struct out_chunk {
     shared_bytes bytes;
     size_t offset = 0;
