@@ -432,6 +432,49 @@ std::string encode(packet_type type, std::string_view nsp, std::string_view data
   return out;
 }
 
+namespace {
+
+// reconstructPacket's check, depth-first: an object whose _placeholder is true must have a numeric
+// `num` in [0, attachments); its other members are not looked at (it is replaced whole).
+bool placeholders_ok(simdjson::dom::element e, size_t attachments) {
+  using simdjson::dom::element_type;
+  if (e.type() == element_type::ARRAY) {
+    simdjson::dom::array items = e.get_array().value_unsafe();
+    for (simdjson::dom::element item : items) {
+      if (!placeholders_ok(item, attachments)) return false;
+    }
+    return true;
+  }
+  if (e.type() != element_type::OBJECT) return true;
+  simdjson::dom::object o = e.get_object().value_unsafe();
+  simdjson::dom::element flag;
+  if (o.at_key("_placeholder").get(flag) == simdjson::SUCCESS &&
+      flag.type() == element_type::BOOL && flag.get_bool().value_unsafe()) {
+    simdjson::dom::element num;
+    if (o.at_key("num").get(num) != simdjson::SUCCESS || !is_number(num.type())) return false;
+    double index = num.get_double().value_unsafe();
+    if (num.type() == element_type::INT64) index = static_cast<double>(num.get_int64().value_unsafe());
+    if (num.type() == element_type::UINT64) index = static_cast<double>(num.get_uint64().value_unsafe());
+    return index >= 0 && index < static_cast<double>(attachments);
+  }
+  for (auto field : o) {
+    if (!placeholders_ok(field.value, attachments)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool valid_placeholders(std::string_view data, size_t attachments) {
+  thread_local simdjson::dom::parser parser;
+  thread_local padded_scratch scratch;
+  char* buf = scratch.copy(data);
+  neutralize_lone_surrogates(buf, data.size());
+  simdjson::dom::element root;
+  if (parser.parse(buf, data.size(), false).get(root) != simdjson::SUCCESS) return false;
+  return placeholders_ok(root, attachments);
+}
+
 std::string encode_event(std::string_view event, std::string_view arg_json) {
   std::string out;
   out.reserve(8 + event.size() + arg_json.size());

@@ -43,6 +43,11 @@ struct event_args {
 // Splits a validated EVENT array. Returns nullopt if `data` is not such an array.
 std::optional<event_args> split_event(std::string_view data);
 
+// A BINARY_EVENT's data against its attachments, as socket.io-parser's reconstructPacket checks
+// it: every {"_placeholder":true,...} object has a numeric num in [0, attachments). A packet
+// that fails this makes the reference decoder throw ("illegal attachments").
+bool valid_placeholders(std::string_view data, size_t attachments);
+
 // Encoders (server to client). `nsp` "/" is omitted on the wire.
 // `4` + `2` + [nsp,] + [ackId] + data  — the Engine.IO '4' prefix included.
 std::string encode(packet_type type, std::string_view nsp, std::string_view data,

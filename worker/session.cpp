@@ -91,7 +91,9 @@ void session::on_poll_data(std::string_view payload) {
 }
 
 bool session::begin_upgrade(connection& ws) {
-  if (!polling() || probe_ != nullptr) return false;
+  // A doomed session (dropped for backpressure, ended at the next timer tick) takes no new
+  // transport: the client reconnects.
+  if (!polling() || probe_ != nullptr || doomed_) return false;
   probe_ = &ws;
   upgrade_deadline_ = uv_now(srv_.loop()) + srv_.cfg().upgrade_timeout_ms;
   arm_timer();
@@ -100,6 +102,13 @@ bool session::begin_upgrade(connection& ws) {
 
 void session::on_probe_text(connection& ws, std::string_view packet) {
   if (&ws != probe_ || ended_) return;
+  if (doomed_) {
+    probe_ = nullptr;
+    probed_ = false;
+    ws.detach_session();
+    ws.close_ws(ws::close_code::normal);
+    return;
+  }
   if (packet == "2probe") {
     ws.send(make_text_frame({"3probe"}));
     probed_ = true;
@@ -318,6 +327,11 @@ void session::on_binary(std::string_view data) {
 void session::finish_binary() {
   std::unique_ptr<binary_state> b = std::move(binary_);
   std::optional<sio::packet> p = sio::parse(b->head);
+  if (p && !sio::valid_placeholders(p->data, b->parts.size())) {
+    // As the reference decoder: the sender's packet is illegal, the sender goes (relaying it
+    // would make every receiving socket.io-client fail to decode it).
+    return fail(ws::close_code::protocol_error, "illegal attachments");
+  }
   if (p) {
     std::optional<sio::event_args> ev = sio::split_event(p->data);
     if (ev && ev->name == "message") {
@@ -334,7 +348,15 @@ void session::end() {
     connected_ = false;
     srv_.gateway().on_disconnect(*this);
   }
-  conn_ = nullptr;
+  if (conn_ != nullptr) {
+    // The connection must not keep a pointer to a session freed at the next prepare. When the
+    // connection's own close ended us this only detaches (it is closing already); when the
+    // session ended on its own (a doomed session after an upgrade) the connection closes too.
+    connection* c = conn_;
+    conn_ = nullptr;
+    c->detach_session();
+    c->close_ws(ws::close_code::normal);
+  }
   srv_.remove_session(*this);
   if (poll_conn_ != nullptr) {
     connection* held = poll_conn_;

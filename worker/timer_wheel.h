@@ -1,8 +1,9 @@
 #pragma once
 // Timers for many sessions on one libuv timer: a hashed timing wheel. Each session embeds a
 // 24-byte node instead of a 152-byte uv_timer_t, and libuv's timer heap holds one entry per
-// worker instead of one per connection. A timer fires at or after its due time, at most one
-// tick late; the wheel's libuv timer runs only while a node is scheduled.
+// worker instead of one per connection. A timer fires at or after its due time, up to about two
+// ticks late (its due time is rounded up to a tick, and the libuv timer's ticks are not aligned
+// to tick boundaries); the wheel's libuv timer runs only while a node is scheduled.
 
 #include <uv.h>
 

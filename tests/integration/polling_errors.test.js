@@ -129,6 +129,16 @@ test('polling handshake, GET, POST and their errors', TIMEOUT, async (t) => {
     assert.equal(res.body, 'ok');
     const got = await poll(port, b.sid);
     assert.deepEqual(got.packets, ['451-["chat",{"f":{"_placeholder":true,"num":0}}]', 'bAQIDBA==']);
+
+    // A placeholder naming an attachment that is not there: socket.io-parser refuses the packet
+    // ("illegal attachments"), so the sender's session ends and nobody gets it.
+    const bad = await post(port, a.sid, '451-["message",{"f":{"_placeholder":true,"num":3}}]\x1ebAQIDBA==');
+    assert.equal(bad.status, 200);
+    const after = await poll(port, b.sid);
+    assert.deepEqual(after.packets.filter((p) => p.startsWith('45')), [], 'the illegal packet reached nobody');
+    await settle();
+    const gone = await poll(port, a.sid);
+    assert.ok(gone.status === 400 || (gone.packets ?? []).includes('1'), `the sender's session ended (${gone.status} ${gone.body})`);
   });
 });
 

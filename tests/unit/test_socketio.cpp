@@ -366,3 +366,16 @@ TEST_CASE("sio: encode_event escapes the event name and allows no argument") {
   CHECK(sio::encode_event("a\"b\n", "1") == R"(42["a\"b\n",1])");
   CHECK(sio::encode_event("ping", "") == R"(42["ping"])");
 }
+
+TEST_CASE("attachment placeholders are checked as socket.io-parser's reconstructPacket does") {
+  CHECK(sio::valid_placeholders(R"(["message",{"f":{"_placeholder":true,"num":0}}])", 1));
+  CHECK(sio::valid_placeholders(R"(["message",[{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]])", 2));
+  CHECK(sio::valid_placeholders(R"(["message",{"_placeholder":false,"num":9}])", 0));  // not one
+  CHECK(sio::valid_placeholders(R"(["message","no binary at all"])", 0));
+  CHECK(sio::valid_placeholders(R"(["message",{"_placeholder":true,"num":0.5}])", 1));  // a number in range
+  CHECK_FALSE(sio::valid_placeholders(R"(["message",{"f":{"_placeholder":true,"num":1}}])", 1));
+  CHECK_FALSE(sio::valid_placeholders(R"(["message",{"_placeholder":true,"num":-1}])", 1));
+  CHECK_FALSE(sio::valid_placeholders(R"(["message",{"_placeholder":true,"num":"0"}])", 1));
+  CHECK_FALSE(sio::valid_placeholders(R"(["message",{"_placeholder":true}])", 1));
+  CHECK_FALSE(sio::valid_placeholders(R"(["message",[[{"deep":{"_placeholder":true,"num":2}}]]])", 2));
+}
