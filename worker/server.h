@@ -111,7 +111,7 @@ class server {
   work_list<connection> dirty_;    // connections with output queued this iteration
   work_list<connection> closing_;  // connections to close at the next sweep
   work_list<session> ended_sessions_;
-  // Every session's heartbeat; ticks of k_timer_tick_ms (a timer fires up to two ticks late).
+  // Every session's heartbeat; ticks of k_timer_tick_ms (a timer fires at most a tick late).
   static constexpr uint64_t k_timer_tick_ms = 10;
   timer_wheel timers_;
   std::vector<char> read_buf_;

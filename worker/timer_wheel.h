@@ -1,9 +1,10 @@
 #pragma once
 // Timers for many sessions on one libuv timer: a hashed timing wheel. Each session embeds a
 // 24-byte node instead of a 152-byte uv_timer_t, and libuv's timer heap holds one entry per
-// worker instead of one per connection. A timer fires at or after its due time, up to about two
-// ticks late (its due time is rounded up to a tick, and the libuv timer's ticks are not aligned
-// to tick boundaries); the wheel's libuv timer runs only while a node is scheduled.
+// worker instead of one per connection. A timer fires at or after its due time, at most a tick
+// late (its due time is rounded up to a tick). The wheel's one libuv timer is one-shot, armed for
+// the next tick whose slot holds anything: a busy worker wakes every tick, a quiet one only when
+// a heartbeat is due.
 
 #include <uv.h>
 
@@ -44,7 +45,9 @@ class timer_wheel {
   static constexpr size_t k_slots = 4096;  // a power of two; one turn is k_slots ticks
   static void on_tick(uv_timer_t* t);
   void advance(uint64_t now_tick);
-  void insert(timer_node& node);
+  uint64_t insert(timer_node& node);  // returns the node's tick
+  void arm(uint64_t tick);            // one wake-up at that tick
+  void rearm();                       // after a walk: at the next non-empty slot, or none
   static void unlink(timer_node& node);
 
   uv_loop_t* loop_;
@@ -55,6 +58,8 @@ class timer_wheel {
   std::array<timer_node, k_slots> slots_{};  // sentinels
   uint64_t done_tick_ = 0;  // every tick up to this one has been walked
   size_t count_ = 0;
+  uint64_t armed_tick_ = 0;  // the tick the libuv timer wakes up for; 0: not armed
+  bool walking_ = false;
   bool closed_ = false;
 };
 

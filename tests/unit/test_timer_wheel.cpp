@@ -151,3 +151,44 @@ TEST_CASE("closing the wheel stops it: nothing fires and the loop can end") {
   uv_run(&f.loop, UV_RUN_DEFAULT);
   CHECK(a.fired == 0);
 }
+
+TEST_CASE("a quiet wheel wakes the loop only when something is due, not every tick") {
+  fixture f;
+  timer_wheel w(&f.loop, 10, &fixture::fire, &f);
+  // Counts loop iterations: with one wake-up per 10 ms tick, 300 ms would take ~30.
+  uv_prepare_t counter;
+  int iterations = 0;
+  uv_prepare_init(&f.loop, &counter);
+  counter.data = &iterations;
+  uv_prepare_start(&counter, [](uv_prepare_t* p) { ++*static_cast<int*>(p->data); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&counter));
+  probe a, b;
+  a.id = 1;
+  b.id = 2;
+  const uint64_t start = uv_now(&f.loop);
+  w.schedule(a, start + 150);
+  w.schedule(b, start + 300);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  CHECK(f.order == std::vector<int>{1, 2});
+  CHECK(b.fired_at >= start + 300);
+  CHECK(iterations < 10);
+  uv_close(reinterpret_cast<uv_handle_t*>(&counter), nullptr);
+  w.close();
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+}
+
+TEST_CASE("an earlier timer scheduled while the wheel sleeps for a later one still fires on time") {
+  fixture f;
+  timer_wheel w(&f.loop, 10, &fixture::fire, &f);
+  probe late, early;
+  late.id = 1;
+  early.id = 2;
+  const uint64_t start = uv_now(&f.loop);
+  w.schedule(late, start + 400);
+  w.schedule(early, start + 30);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  CHECK(f.order == std::vector<int>{2, 1});
+  CHECK(early.fired_at <= start + 30 + 60);
+  w.close();
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+}
