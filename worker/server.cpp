@@ -38,6 +38,8 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   uv_prepare_init(loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, &server::on_prepare);
+  uv_idle_init(loop_, &more_);
+  more_.data = this;
   uv_timer_init(loop_, &deadline_);
   deadline_.data = this;
   uv_timer_init(loop_, &linger_timer_);
@@ -215,6 +217,13 @@ void server::on_prepare(uv_prepare_t* p) {
     srv->sweep_closing();
   }
   srv->free_ended_sessions();
+  // Work left after the bounded rounds must not wait for an unrelated wake-up: an active idle
+  // handle makes the next poll return at once, and this runs again.
+  if (!srv->dirty_.empty() || !srv->closing_.empty()) {
+    uv_idle_start(&srv->more_, [](uv_idle_t*) {});
+  } else {
+    uv_idle_stop(&srv->more_);
+  }
 }
 
 void server::linger(connection& c) {
@@ -321,6 +330,7 @@ void server::maybe_finish() {
     uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&more_), nullptr);
     timers_.close();
     bus_->stop();
   }

@@ -101,6 +101,7 @@ class server {
   uv_tcp_t listener_;
   bool listening_ = false;
   uv_prepare_t prepare_;
+  uv_idle_t more_;  // active while flush or close work is left over: the loop does not block
   uv_timer_t deadline_;
   uv_timer_t linger_timer_;
   std::vector<connection*> lingering_;
