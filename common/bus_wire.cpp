@@ -19,6 +19,7 @@
 #include "common/bus_wire.h"
 
 #include "common/json_text.h"
+#include "common/placeholder.h"
 #include "common/utf8.h"
 
 #include <msgpack.hpp>
@@ -166,19 +167,9 @@ class mp_writer {
   }
 
   bool str(std::string_view s) {
-    const size_t n = s.size();
-    if (n < 0x20) {
-      byte(static_cast<uint8_t>(0xa0 | n));
-    } else if (n < 0x100) {
-      byte(0xd9);
-      be(n, 1);
-    } else if (n < 0x10000) {
-      byte(0xda);
-      be(n, 2);
-    } else if (n <= 0xffffffffULL) {
-      byte(0xdb);
-      be(n, 4);
-    } else {
+    if (s.size() < 0x20) {
+      byte(static_cast<uint8_t>(0xa0 | s.size()));
+    } else if (!sized_header(s.size(), 0xd9, 0xda, 0xdb)) {
       return false;
     }
     out_.append(s);
@@ -187,20 +178,25 @@ class mp_writer {
 
   // A Buffer, as notepack writes it.
   bool bin(std::string_view b) {
-    const size_t n = b.size();
+    if (!sized_header(b.size(), 0xc4, 0xc5, 0xc6)) return false;
+    out_.append(b);
+    return true;
+  }
+
+  // The 8/16/32-bit length forms shared by str and bin.
+  bool sized_header(size_t n, uint8_t tag8, uint8_t tag16, uint8_t tag32) {
     if (n < 0x100) {
-      byte(0xc4);
+      byte(tag8);
       be(n, 1);
     } else if (n < 0x10000) {
-      byte(0xc5);
+      byte(tag16);
       be(n, 2);
     } else if (n <= 0xffffffffULL) {
-      byte(0xc6);
+      byte(tag32);
       be(n, 4);
     } else {
       return false;
     }
-    out_.append(b);
     return true;
   }
 
@@ -306,31 +302,6 @@ class mp_writer {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-// socket.io-parser's rule (reconstructPacket): an object whose _placeholder is true stands for
-// attachment `num`, which must be an index into the attachments, or the packet is illegal.
-// Returns the index, -1 for an ordinary object, -2 for an illegal placeholder.
-int64_t placeholder_index(simdjson::dom::object o, size_t attachments) {
-  simdjson::dom::element flag;
-  if (o.at_key("_placeholder").get(flag) != simdjson::SUCCESS || flag.type() != element_type::BOOL ||
-      !flag.get_bool().value_unsafe()) {
-    return -1;
-  }
-  simdjson::dom::element num;
-  if (o.at_key("num").get(num) != simdjson::SUCCESS) return -2;
-  double index = -1;
-  switch (num.type()) {
-    case element_type::INT64: index = static_cast<double>(num.get_int64().value_unsafe()); break;
-    case element_type::UINT64: index = static_cast<double>(num.get_uint64().value_unsafe()); break;
-    case element_type::DOUBLE: index = num.get_double().value_unsafe(); break;
-    default: return -2;
-  }
-  if (!(index >= 0) || index >= static_cast<double>(attachments) ||
-      index != static_cast<double>(static_cast<int64_t>(index))) {
-    return -2;
-  }
-  return static_cast<int64_t>(index);
-}
-
 bool encode_json(mp_writer& w, element e, std::string& err,
                  const std::vector<std::string>& attachments) {
   switch (e.type()) {
@@ -350,13 +321,18 @@ bool encode_json(mp_writer& w, element e, std::string& err,
     case element_type::OBJECT: {
       simdjson::dom::object o = e.get_object().value_unsafe();
       if (!attachments.empty()) {
-        int64_t index = placeholder_index(o, attachments.size());
-        if (index == -2) {
+        const sio::placeholder_ref p = sio::read_placeholder(o, attachments.size());
+        if (p.what == sio::placeholder_ref::kind::illegal) {
           err = "illegal attachment placeholder";
           return false;
         }
-        if (index >= 0) {
-          if (!w.bin(attachments[static_cast<size_t>(index)])) {
+        if (p.what == sio::placeholder_ref::kind::valid) {
+          // JavaScript would read `undefined` at a fractional index: nothing a bin can carry.
+          if (p.num != static_cast<double>(static_cast<size_t>(p.num))) {
+            err = "attachment placeholder num is not an integer";
+            return false;
+          }
+          if (!w.bin(attachments[static_cast<size_t>(p.num)])) {
             err = "attachment too large";
             return false;
           }

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "common/json_text.h"
+#include "common/placeholder.h"
 
 namespace chatd::sio {
 
@@ -434,8 +435,8 @@ std::string encode(packet_type type, std::string_view nsp, std::string_view data
 
 namespace {
 
-// reconstructPacket's check, depth-first: an object whose _placeholder is true must have a numeric
-// `num` in [0, attachments); its other members are not looked at (it is replaced whole).
+// reconstructPacket's check (common/placeholder.h), depth-first; a placeholder's other members
+// are not looked at (it is replaced whole).
 bool placeholders_ok(simdjson::dom::element e, size_t attachments) {
   using simdjson::dom::element_type;
   if (e.type() == element_type::ARRAY) {
@@ -447,16 +448,8 @@ bool placeholders_ok(simdjson::dom::element e, size_t attachments) {
   }
   if (e.type() != element_type::OBJECT) return true;
   simdjson::dom::object o = e.get_object().value_unsafe();
-  simdjson::dom::element flag;
-  if (o.at_key("_placeholder").get(flag) == simdjson::SUCCESS &&
-      flag.type() == element_type::BOOL && flag.get_bool().value_unsafe()) {
-    simdjson::dom::element num;
-    if (o.at_key("num").get(num) != simdjson::SUCCESS || !is_number(num.type())) return false;
-    double index = num.get_double().value_unsafe();
-    if (num.type() == element_type::INT64) index = static_cast<double>(num.get_int64().value_unsafe());
-    if (num.type() == element_type::UINT64) index = static_cast<double>(num.get_uint64().value_unsafe());
-    return index >= 0 && index < static_cast<double>(attachments);
-  }
+  const placeholder_ref p = read_placeholder(o, attachments);
+  if (p.what != placeholder_ref::kind::none) return p.what == placeholder_ref::kind::valid;
   for (auto field : o) {
     if (!placeholders_ok(field.value, attachments)) return false;
   }

@@ -157,13 +157,12 @@ void chat::on_bus(const wire::broadcast& b) {
       b.type != static_cast<int>(sio::packet_type::binary_event)) {
     return;
   }
-  // A text event is one frame; with attachments, the BINARY_EVENT frame and one per attachment.
+  // A text event is one frame (the common case: no vector); with attachments, the BINARY_EVENT
+  // frame and one per attachment.
+  const bool binary = !b.attachments.empty();
+  shared_bytes frame = binary ? nullptr : make_text_frame({"42", b.data_json});
   std::vector<shared_bytes> frames;
-  if (b.attachments.empty()) {
-    frames.push_back(make_text_frame({"42", b.data_json}));
-  } else {
-    frames = binary_event_frames(b.data_json, b.attachments);
-  }
+  if (binary) frames = binary_event_frames(b.data_json, b.attachments);
   ++mark_;
   // Sockets named in `except` (by socket id, or through a room) are marked as already served.
   for (const std::string& e : b.except) {
@@ -176,7 +175,7 @@ void chat::on_bus(const wire::broadcast& b) {
   auto serve = [&](session* m) {
     if (m->mark_ == mark_) return;
     m->mark_ = mark_;
-    if (send_all(*m, frames)) ++n;
+    if (binary ? send_all(*m, frames) : m->send(frame)) ++n;
   };
   if (b.rooms.empty()) {
     for (auto& [sid, m] : by_sid_) serve(m);
