@@ -6,7 +6,6 @@
 #include "common/log.h"
 #include "common/socketio.h"
 #include "worker/bus.h"
-#include "worker/session.h"
 
 #include <algorithm>
 
@@ -19,21 +18,21 @@ chat::chat(worker_stats& stats, bus* b) : stats_(stats), bus_(b) {
   }
 }
 
-void chat::on_connect(session& s) {
-  by_sid_.emplace(s.sio_sid(), &s);
+void chat::on_connect(member& s) {
+  by_sid_.emplace(s.id(), &s);
   stats_.sessions.fetch_add(1, std::memory_order_relaxed);
   rooms_.join(s, s.channel());
   if (bus_ != nullptr && bus_->room_pending(s.channel())) {
     s.connect_pending_ = true;
-    pending_[s.channel()].push_back(&s);
+    pending_[std::string(s.channel())].push_back(&s);
     return;
   }
   finish_connect(s);
 }
 
-void chat::finish_connect(session& s) {
+void chat::finish_connect(member& s) {
   s.connect_pending_ = false;
-  s.send_connect_reply();
+  s.accept_connect();
   // client.to(channel).emit("login", client.handshake.query)
   broadcast(s, R"(42["login",)", "login", s.query_json());
 }
@@ -41,26 +40,27 @@ void chat::finish_connect(session& s) {
 void chat::on_room_ready(std::string_view room) {
   auto it = pending_.find(room);
   if (it == pending_.end()) return;
-  std::vector<session*> waiting = std::move(it->second);
+  std::vector<member*> waiting = std::move(it->second);
   pending_.erase(it);
-  for (session* s : waiting) finish_connect(*s);
+  for (member* s : waiting) finish_connect(*s);
 }
 
 void chat::release_pending() {
   auto all = std::move(pending_);
   pending_.clear();
   for (auto& [room, waiting] : all) {
-    for (session* s : waiting) finish_connect(*s);
+    for (member* s : waiting) finish_connect(*s);
   }
 }
 
-void chat::on_message(session& s, std::string_view payload_json) {
+void chat::on_event(member& s, std::string_view name, std::string_view payload_json) {
+  if (name != "message") return;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
   // client.to(channel).emit("chat", payload): an absent payload is `undefined`, sent as null.
   broadcast(s, R"(42["chat",)", "chat", payload_json.empty() ? "null" : payload_json);
 }
 
-void chat::on_disconnect(session& s) {
+void chat::on_disconnect(member& s) {
   if (s.connect_pending_) {
     s.connect_pending_ = false;
     if (auto it = pending_.find(s.channel()); it != pending_.end()) {
@@ -69,22 +69,19 @@ void chat::on_disconnect(session& s) {
     }
   }
   rooms_.leave(s);
-  by_sid_.erase(s.sio_sid());
+  by_sid_.erase(s.id());
   stats_.sessions.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void chat::deliver(room& r, const shared_bytes& frame, const session* except) {
+void chat::deliver(room& r, const shared_bytes& frame, const member* except) {
   uint64_t n = 0;
-  ++r.walking;
-  for (session* m : r.members) {
-    if (m == except) continue;
-    if (m->send(frame)) ++n;
-  }
-  --r.walking;
+  rooms::for_each_member(r, [&](member& m) {
+    if (&m != except && m.send(frame)) ++n;
+  });
   stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
 }
 
-void chat::broadcast(session& from, std::string_view event_prefix, std::string_view event,
+void chat::broadcast(member& from, std::string_view event_prefix, std::string_view event,
                      std::string_view arg_json) {
   if (room* r = from.room_; r != nullptr && r->members.size() > 1) {
     deliver(*r, make_text_frame({event_prefix, arg_json, "]"}), &from);
@@ -94,7 +91,7 @@ void chat::broadcast(session& from, std::string_view event_prefix, std::string_v
   b.data_json.reserve(event.size() + arg_json.size() + 6);
   b.data_json.append("[\"").append(event).append("\",").append(arg_json).append("]");
   b.rooms.emplace_back(from.channel());
-  b.except.emplace_back(from.sio_sid());
+  b.except.emplace_back(from.id());
   bus_->publish(std::move(b));
 }
 
@@ -117,14 +114,15 @@ std::vector<shared_bytes> binary_event_frames(std::string_view data_json,
 
 }  // namespace
 
-bool chat::send_all(session& m, const std::vector<shared_bytes>& frames) {
+bool chat::send_all(member& m, const std::vector<shared_bytes>& frames) {
   if (!m.send(frames.front())) return false;
   for (size_t i = 1; i < frames.size(); ++i) m.send(frames[i]);
   return true;
 }
 
-void chat::on_binary_message(session& s, std::string_view payload_json,
-                             std::vector<std::string> attachments) {
+void chat::on_binary_event(member& s, std::string_view name, std::string_view payload_json,
+                           std::vector<std::string> attachments) {
+  if (name != "message") return;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
   // client.to(channel).emit("chat", payload): the payload keeps its placeholders, the parts go
   // along as they came.
@@ -133,12 +131,10 @@ void chat::on_binary_message(session& s, std::string_view payload_json,
   data_json.append(R"(["chat",)").append(payload_json.empty() ? "null" : payload_json).append("]");
   if (room* r = s.room_; r != nullptr && r->members.size() > 1) {
     std::vector<shared_bytes> frames = binary_event_frames(data_json, attachments);
-    ++r->walking;
     uint64_t n = 0;
-    for (session* m : r->members) {
-      if (m != &s && send_all(*m, frames)) ++n;
-    }
-    --r->walking;
+    rooms::for_each_member(*r, [&](member& m) {
+      if (&m != &s && send_all(m, frames)) ++n;
+    });
     stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
   }
   if (bus_ == nullptr) return;
@@ -148,7 +144,7 @@ void chat::on_binary_message(session& s, std::string_view payload_json,
   b.data_json = std::move(data_json);
   b.attachments = std::move(attachments);
   b.rooms.emplace_back(s.channel());
-  b.except.emplace_back(s.sio_sid());
+  b.except.emplace_back(s.id());
   bus_->publish(std::move(b));
 }
 
@@ -168,25 +164,23 @@ void chat::on_bus(const wire::broadcast& b) {
   for (const std::string& e : b.except) {
     if (auto it = by_sid_.find(e); it != by_sid_.end()) it->second->mark_ = mark_;
     if (room* r = rooms_.find(e)) {
-      for (session* m : r->members) m->mark_ = mark_;
+      rooms::for_each_member(*r, [&](member& m) { m.mark_ = mark_; });
     }
   }
   uint64_t n = 0;
-  auto serve = [&](session* m) {
-    if (m->mark_ == mark_) return;
-    m->mark_ = mark_;
-    if (binary ? send_all(*m, frames) : m->send(frame)) ++n;
+  auto serve = [&](member& m) {
+    if (m.mark_ == mark_) return;
+    m.mark_ = mark_;
+    if (binary ? send_all(m, frames) : m.send(frame)) ++n;
   };
   if (b.rooms.empty()) {
-    for (auto& [sid, m] : by_sid_) serve(m);
+    for (auto& [sid, m] : by_sid_) serve(*m);
   } else {
     for (const std::string& name : b.rooms) {
       if (room* r = rooms_.find(name)) {
-        ++r->walking;
-        for (session* m : r->members) serve(m);
-        --r->walking;
+        rooms::for_each_member(*r, serve);
       } else if (auto it = by_sid_.find(name); it != by_sid_.end()) {
-        serve(it->second);  // io.to(socketId): every socket is in the room named by its id
+        serve(*it->second);  // io.to(socketId): every socket is in the room named by its id
       }
     }
   }

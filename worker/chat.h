@@ -5,9 +5,11 @@
 //   disconnect: leave the room.
 // A broadcast goes to the local members at once (framed once, shared by all) and to Redis in the
 // @socket.io/redis-adapter format; broadcasts from other nodes arrive through on_bus().
+// It sees members (worker/member.h), never sessions: the unit tests drive it with their own.
 
 #include "common/bus_wire.h"
 #include "common/stats.h"
+#include "worker/app.h"
 #include "worker/frame.h"
 #include "worker/rooms.h"
 
@@ -19,9 +21,8 @@
 namespace chatd {
 
 class bus;
-class session;
 
-class chat {
+class chat final : public app {
  public:
   chat(worker_stats& stats, bus* b);
 
@@ -29,18 +30,19 @@ class chat {
   // and tells the room. When the room is new on this worker, the answer waits until Redis has
   // confirmed the room's subscription (or the bus goes down), so nothing published elsewhere
   // after the client sees "connect" can miss it.
-  void on_connect(session& s);
+  void on_connect(member& m) override;
   // The bus confirmed a room's subscription / lost Redis: answer the CONNECTs waiting on it.
   void on_room_ready(std::string_view room);
   void release_pending();
-  // A `message` event: relays its first argument as `chat` to the room.
-  void on_message(session& s, std::string_view payload_json);
+  // A `message` event: relays its first argument as `chat` to the room. Other events have no
+  // handler in the seed's gateway: ignored, as socket.io does.
+  void on_event(member& m, std::string_view name, std::string_view first_arg_json) override;
   // A BINARY_EVENT `message`: relays it with its attachments to the room, here and through the
   // bus (attachments as msgpack bin, the way Node's adapter sends Buffers).
-  void on_binary_message(session& s, std::string_view payload_json,
-                         std::vector<std::string> attachments);
+  void on_binary_event(member& m, std::string_view name, std::string_view first_arg_json,
+                       std::vector<std::string> attachments) override;
   // The socket left (Socket.IO DISCONNECT or transport gone).
-  void on_disconnect(session& s);
+  void on_disconnect(member& m) override;
   // A broadcast published by another node.
   void on_bus(const wire::broadcast& b);
 
@@ -48,12 +50,12 @@ class chat {
   rooms& room_registry() { return rooms_; }
 
  private:
-  void broadcast(session& from, std::string_view event_prefix, std::string_view event,
+  void broadcast(member& from, std::string_view event_prefix, std::string_view event,
                  std::string_view arg_json);
-  void deliver(room& r, const shared_bytes& frame, const session* except);
+  void deliver(room& r, const shared_bytes& frame, const member* except);
   // Queues a packet's frames on one member; false when the member refused the first.
-  static bool send_all(session& m, const std::vector<shared_bytes>& frames);
-  void finish_connect(session& s);
+  static bool send_all(member& m, const std::vector<shared_bytes>& frames);
+  void finish_connect(member& m);
 
   worker_stats& stats_;
   bus* bus_;
@@ -63,10 +65,10 @@ class chat {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   // Keys view the session's own id storage (alive while registered).
-  std::unordered_map<std::string_view, session*, hash, std::equal_to<>> by_sid_;
+  std::unordered_map<std::string_view, member*, hash, std::equal_to<>> by_sid_;
   uint64_t mark_ = 0;
   // Sessions whose CONNECT answer waits for their room's subscription, by room.
-  std::unordered_map<std::string, std::vector<session*>, hash, std::equal_to<>> pending_;
+  std::unordered_map<std::string, std::vector<member*>, hash, std::equal_to<>> pending_;
 };
 
 }  // namespace chatd

@@ -48,13 +48,13 @@ bool connection::idle_http() const {
   return phase_ == phase::http && (!http_ || http_->idle()) && out_head_ == out_.size();
 }
 
-void connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+void connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
   auto* c = static_cast<connection*>(h->data);
   auto [p, n] = c->srv_.read_buffer();
   *buf = uv_buf_init(p, static_cast<unsigned>(n));
 }
 
-void connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+void connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept {
   auto* c = static_cast<connection*>(s->data);
   if (n > 0) {
     c->on_data(buf->base, static_cast<size_t>(n));
@@ -236,7 +236,7 @@ void connection::begin_linger() {
   srv_.linger(*this);
 }
 
-void connection::on_shutdown(uv_shutdown_t* req, int status) {
+void connection::on_shutdown(uv_shutdown_t* req, int status) noexcept {
   auto* c = static_cast<connection*>(req->data);
   delete req;
   if (status == UV_ECANCELED) return;  // the handle is being closed
@@ -245,7 +245,7 @@ void connection::on_shutdown(uv_shutdown_t* req, int status) {
   }
 }
 
-void connection::on_write(uv_write_t* req, int status) {
+void connection::on_write(uv_write_t* req, int status) noexcept {
   auto* w = reinterpret_cast<write_req*>(req);
   connection* c = w->conn;
   delete w;
@@ -317,7 +317,7 @@ void connection::close_now() {
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &connection::on_closed);
 }
 
-void connection::on_closed(uv_handle_t* h) {
+void connection::on_closed(uv_handle_t* h) noexcept {
   auto* c = static_cast<connection*>(h->data);
   c->srv_.connection_closed(*c);
   delete c;

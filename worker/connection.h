@@ -87,11 +87,11 @@ class connection final : private ws::frame_handler {
     size_t offset = 0;
   };
 
-  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
-  static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
-  static void on_write(uv_write_t* req, int status);
-  static void on_closed(uv_handle_t* h);
-  static void on_shutdown(uv_shutdown_t* req, int status);
+  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept;
+  static void on_write(uv_write_t* req, int status) noexcept;
+  static void on_closed(uv_handle_t* h) noexcept;
+  static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
 
   void on_data(char* data, size_t len);
   void on_http_data(char* data, size_t len);

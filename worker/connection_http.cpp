@@ -324,11 +324,10 @@ void http_handler::engineio(connection& c, request& req, std::string_view query_
 
   const std::string* channel = q.get("channel");
   bool has_channel = channel != nullptr && !channel->empty();
-  auto* s = new session(c.srv_, ws ? &c : nullptr, q.to_json(),
-                        has_channel ? *channel : std::string(), has_channel);
-  if (ws) c.session_ = s;
-  s->open();
-  if (!ws) polling(c, req, s, q, extra);
+  session& s = session::create(c.srv_.session_ctx(), ws ? &c : nullptr, q.to_json(),
+                               has_channel ? *channel : std::string(), has_channel);
+  if (ws) c.session_ = &s;
+  if (!ws) polling(c, req, &s, q, extra);
 }
 
 void http_handler::polling(connection& c, request& req, session* s, const url_query& q,

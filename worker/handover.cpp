@@ -36,7 +36,7 @@ int handover::start() {
 void handover::stop() {
   if (poll_ == nullptr) return;
   uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+           [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_poll_t*>(h); });
   poll_ = nullptr;
 }
 
@@ -69,7 +69,7 @@ int handover::send(unsigned slot, int fd, std::string_view bytes) {
   return n < 0 ? -errno : 0;
 }
 
-void handover::on_poll(uv_poll_t* p, int status, int) {
+void handover::on_poll(uv_poll_t* p, int status, int) noexcept {
   auto* h = static_cast<handover*>(p->data);
   if (status < 0) {
     log::warn("hand-over channel: {}", uv_strerror(status));

@@ -39,7 +39,7 @@ class handover {
   int send(unsigned slot, int fd, std::string_view bytes);
 
  private:
-  static void on_poll(uv_poll_t* p, int status, int events);
+  static void on_poll(uv_poll_t* p, int status, int events) noexcept;
   void drain();
 
   uv_loop_t* loop_;

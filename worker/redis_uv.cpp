@@ -85,7 +85,7 @@ struct redis_uv_access {
     }
   }
 
-  static void on_handle_closed(uv_handle_t* h) {
+  static void on_handle_closed(uv_handle_t* h) noexcept {
     auto* io = static_cast<redis_io*>(h->data);
     --io->open_handles;
     if (io->open_handles == 0 && io->link != nullptr) {
@@ -203,7 +203,7 @@ struct redis_uv_access {
 
   // ------------------------------------------------------------------ libuv callbacks
 
-  static void on_poll(uv_poll_t* h, int status, int events) {
+  static void on_poll(uv_poll_t* h, int status, int events) noexcept {
     auto* io = static_cast<redis_io*>(h->data);
     if (io->ctx == nullptr) {
       return;
@@ -265,7 +265,7 @@ struct redis_uv_access {
     }
   }
 
-  static void on_timer(uv_timer_t* t) {
+  static void on_timer(uv_timer_t* t) noexcept {
     auto* io = static_cast<redis_io*>(t->data);
     if (io->link == nullptr) {
       return;
@@ -277,7 +277,7 @@ struct redis_uv_access {
     fail(io, why);
   }
 
-  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
+  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
     auto* io = static_cast<redis_io*>(req->data);
     io->resolving = false;
     if (io->closing || io->link == nullptr) {
@@ -317,7 +317,7 @@ struct redis_uv_access {
 
   // ------------------------------------------------------------------ hiredis callbacks
 
-  static void on_connect(const redisAsyncContext* ac, int status) {
+  static void on_connect(const redisAsyncContext* ac, int status) noexcept {
     auto* io = static_cast<redis_io*>(ac->data);
     redis_link* l = io->link;
     if (l == nullptr) {
@@ -352,7 +352,7 @@ struct redis_uv_access {
     }
   }
 
-  static void on_disconnect(const redisAsyncContext* ac, int status) {
+  static void on_disconnect(const redisAsyncContext* ac, int status) noexcept {
     auto* io = static_cast<redis_io*>(ac->data);
     redis_link* l = detach(io);
     if (l == nullptr) {
@@ -363,7 +363,7 @@ struct redis_uv_access {
     report_down(l, why);
   }
 
-  static void on_setup_reply(redisAsyncContext*, void* r, void* privdata) {
+  static void on_setup_reply(redisAsyncContext*, void* r, void* privdata) noexcept {
     auto* io = static_cast<redis_io*>(privdata);
     auto* reply = static_cast<redisReply*>(r);
     if (reply == nullptr || reply->type != REDIS_REPLY_ERROR) {

@@ -2,14 +2,10 @@
 
 #include "worker/rooms.h"
 
-#include "worker/session.h"
-
-#include <cassert>
-
 namespace chatd {
 
-void rooms::join(session& s, std::string_view name) {
-  assert(s.room_ == nullptr);
+void rooms::join(member& m, std::string_view name) {
+  CHATD_ASSERT(m.room_ == nullptr, "a member joins a room while in another");
   auto it = rooms_.find(name);
   if (it == rooms_.end()) {
     auto r = std::make_unique<room>();
@@ -17,24 +13,25 @@ void rooms::join(session& s, std::string_view name) {
     it = rooms_.emplace(r->name, std::move(r)).first;
   }
   room& r = *it->second;
-  assert(r.walking == 0 && "join while a broadcast walks the room");
-  s.room_ = &r;
-  s.room_index_ = static_cast<uint32_t>(r.members.size());
-  r.members.push_back(&s);
+  CHATD_ASSERT(r.walking == 0, "join while a broadcast walks the room");
+  m.room_ = &r;
+  m.room_index_ = static_cast<uint32_t>(r.members.size());
+  r.members.push_back(&m);
   if (r.members.size() == 1 && on_first_member) on_first_member(r.name);
 }
 
-void rooms::leave(session& s) {
-  room* r = s.room_;
+void rooms::leave(member& m) {
+  room* r = m.room_;
   if (r == nullptr) return;
-  assert(r->walking == 0 && "leave while a broadcast walks the room");
-  uint32_t i = s.room_index_;
-  session* last = r->members.back();
+  CHATD_ASSERT(r->walking == 0, "leave while a broadcast walks the room");
+  uint32_t i = m.room_index_;
+  CHATD_ASSERT(i < r->members.size() && r->members[i] == &m, "room index out of step");
+  member* last = r->members.back();
   r->members[i] = last;
   last->room_index_ = i;
   r->members.pop_back();
-  s.room_ = nullptr;
-  s.room_index_ = 0;
+  m.room_ = nullptr;
+  m.room_index_ = 0;
   if (r->members.empty()) {
     if (on_last_member) on_last_member(r->name);
     rooms_.erase(r->name);

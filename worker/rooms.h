@@ -1,11 +1,16 @@
 #pragma once
-// Room membership of this worker's sessions. A session is in at most one chat room (the seed's
-// `channel`). Members sit in a vector so a broadcast walks contiguous memory; each session keeps
+// Room membership of this worker's sockets. A member is in at most one chat room (the seed's
+// `channel`). Members sit in a vector so a broadcast walks contiguous memory; each member keeps
 // its index there so leaving is O(1) (swap with the last). The bus is told when a room gains its
 // first local member and loses its last, so a worker subscribes only to rooms it can deliver to.
 //
-// Re-entrancy: join/leave must not be called while a broadcast walks the same room's members;
-// sessions that fail during a broadcast are closed later by the server's sweep (close-soon).
+// Re-entrancy: join/leave must not run while a broadcast walks the same room's members (the swap
+// would skip or repeat a member). Walks go through for_each_member(), which counts them, and
+// join/leave check the count with CHATD_ASSERT in every build. Members that fail during a walk
+// are closed later by the worker's sweep (close-soon), never from inside it.
+
+#include "common/assert.h"
+#include "worker/member.h"
 
 #include <cstdint>
 #include <functional>
@@ -17,12 +22,10 @@
 
 namespace chatd {
 
-class session;
-
 struct room {
   std::string name;
-  std::vector<session*> members;
-  int walking = 0;  // > 0 while a broadcast iterates `members`
+  std::vector<member*> members;
+  int walking = 0;  // > 0 while a broadcast iterates `members` (rooms::for_each_member only)
 };
 
 class rooms {
@@ -31,12 +34,19 @@ class rooms {
   std::function<void(std::string_view room)> on_first_member;
   std::function<void(std::string_view room)> on_last_member;
 
-  // Adds s to `name` (s must not be in a room).
-  void join(session& s, std::string_view name);
-  // Removes s from its room, if any.
-  void leave(session& s);
+  // Adds m to `name` (m must not be in a room).
+  void join(member& m, std::string_view name);
+  // Removes m from its room, if any.
+  void leave(member& m);
   room* find(std::string_view name);
   size_t size() const { return rooms_.size(); }
+
+  // Calls f(member&) for each member of r; join/leave of r meanwhile stop the worker.
+  template <class F>
+  static void for_each_member(room& r, F&& f) {
+    walk_guard g(r);
+    for (member* m : r.members) f(*m);
+  }
 
   template <class F>
   void for_each_room(F&& f) {
@@ -44,6 +54,13 @@ class rooms {
   }
 
  private:
+  struct walk_guard {
+    explicit walk_guard(room& r) : r_(r) { ++r_.walking; }
+    ~walk_guard() { --r_.walking; }
+    walk_guard(const walk_guard&) = delete;
+    walk_guard& operator=(const walk_guard&) = delete;
+    room& r_;
+  };
   struct hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

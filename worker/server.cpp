@@ -57,18 +57,12 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   cb.on_room_ready = [this](std::string_view room) { chat_->on_room_ready(room); };
   bus_ = std::make_unique<bus>(loop_, cfg_, uid, &stats_, std::move(cb));
   chat_ = std::make_unique<chat>(stats_, bus_.get());
+  session_ctx_.emplace(session_context{loop_, cfg_, slot_, stats_, timers_, ping_frame_, *chat_,
+                                       sessions_});
   bus_->start();
 }
 
-server::~server() { free_ended_sessions(); }
-
-void server::free_ended_sessions() {
-  while (!ended_sessions_.empty()) {
-    auto batch = ended_sessions_.take();
-    for (session* s : batch) delete s;
-    ended_sessions_.recycle(std::move(batch));
-  }
-}
+server::~server() { sessions_.collect(); }
 
 int server::listen(int fd) {
   int r = uv_tcp_init(loop_, &listener_);
@@ -85,7 +79,7 @@ int server::listen(int fd) {
   return 0;
 }
 
-void server::on_connection(uv_stream_t* listener, int status) {
+void server::on_connection(uv_stream_t* listener, int status) noexcept {
   auto* srv = static_cast<server*>(listener->data);
   if (status < 0) {
     log::warn("accept failed: {}", uv_strerror(status));
@@ -95,7 +89,7 @@ void server::on_connection(uv_stream_t* listener, int status) {
   uv_tcp_init(srv->loop_, c->tcp());
   if (uv_accept(listener, c->stream()) != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(c->tcp()),
-             [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
+             [](uv_handle_t* h) noexcept { delete static_cast<connection*>(h->data); });
     return;
   }
   if (!srv->admit(c)) {
@@ -136,7 +130,7 @@ void server::adopt(int fd, std::string bytes) {
     log::warn("cannot adopt a handed-over connection: {}", uv_strerror(r));
     ::close(fd);
     uv_close(reinterpret_cast<uv_handle_t*>(c->tcp()),
-             [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
+             [](uv_handle_t* h) noexcept { delete static_cast<connection*>(h->data); });
     return;
   }
   // A handed-over request belongs to a session this worker already serves: never refused.
@@ -160,24 +154,8 @@ bool server::hand_over(connection& c, unsigned slot, std::string_view bytes) {
   return true;
 }
 
-session* server::find_session(std::string_view eio_sid) {
-  auto it = sessions_.find(eio_sid);
-  return it == sessions_.end() ? nullptr : it->second;
-}
-
-void server::add_session(session& s) { sessions_.emplace(s.eio_sid(), &s); }
-
-void server::remove_session(session& s) {
-  auto it = sessions_.find(s.eio_sid());
-  if (it != sessions_.end() && it->second == &s) sessions_.erase(it);
-}
-
 void server::end_polling_sessions() {
-  std::vector<session*> polling;
-  for (auto& [sid, s] : sessions_) {
-    if (s->polling()) polling.push_back(s);
-  }
-  for (session* s : polling) s->end();
+  for (session* s : sessions_.polling()) s->end();
 }
 
 void server::mark_dirty(connection& c) { dirty_.push(&c); }
@@ -196,7 +174,7 @@ void server::sweep_closing() {
   }
 }
 
-void server::on_prepare(uv_prepare_t* p) {
+void server::on_prepare(uv_prepare_t* p) noexcept {
   auto* srv = static_cast<server*>(p->data);
   // Close first (sessions leave their rooms outside any broadcast), then write: one write per
   // connection per loop iteration carries everything queued during it. Then close again: a
@@ -216,11 +194,11 @@ void server::on_prepare(uv_prepare_t* p) {
     srv->dirty_.recycle(std::move(batch));
     srv->sweep_closing();
   }
-  srv->free_ended_sessions();
+  srv->sessions_.collect();
   // Work left after the bounded rounds must not wait for an unrelated wake-up: an active idle
   // handle makes the next poll return at once, and this runs again.
   if (!srv->dirty_.empty() || !srv->closing_.empty()) {
-    uv_idle_start(&srv->more_, [](uv_idle_t*) {});
+    uv_idle_start(&srv->more_, [](uv_idle_t*) noexcept {});
   } else {
     uv_idle_stop(&srv->more_);
   }
@@ -233,7 +211,7 @@ void server::linger(connection& c) {
   }
 }
 
-void server::on_linger_timer(uv_timer_t* t) {
+void server::on_linger_timer(uv_timer_t* t) noexcept {
   auto* srv = static_cast<server*>(t->data);
   uint64_t now = uv_now(srv->loop_);
   for (connection* c : srv->lingering_) {
@@ -307,7 +285,7 @@ void server::close_all(uint16_t code) {
   }
 }
 
-void server::on_deadline(uv_timer_t* t) {
+void server::on_deadline(uv_timer_t* t) noexcept {
   auto* srv = static_cast<server*>(t->data);
   if (srv->mode_ == mode::retiring) {
     log::info("shutdown_timeout passed with {} connections: closing them", srv->connection_count_);

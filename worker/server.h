@@ -9,12 +9,15 @@
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/handover.h"
+#include "worker/session_context.h"
+#include "worker/session_registry.h"
 #include "worker/timer_wheel.h"
 #include "worker/work_list.h"
 
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -50,16 +53,12 @@ class server {
   stats_segment* segment() { return segment_; }
   chat& gateway() { return *chat_; }
   bus* redis_bus() { return bus_.get(); }
-  const shared_bytes& ping_frame() const { return ping_frame_; }
   std::pair<char*, size_t> read_buffer() { return {read_buf_.data(), read_buf_.size() - k_read_padding}; }
   void mark_dirty(connection& c);
   // Engine.IO sessions of this worker by sid (WebSocket and polling).
-  session* find_session(std::string_view eio_sid);
-  void add_session(session& s);
-  void remove_session(session& s);
-  // Frees an ended session at the next prepare (or with the server).
-  void free_later(session& s) { ended_sessions_.push(&s); }
-  timer_wheel& timers() { return timers_; }
+  session* find_session(std::string_view eio_sid) { return sessions_.find(eio_sid); }
+  // What a session sees of this worker (session::create takes it).
+  session_context& session_ctx() { return *session_ctx_; }
   // Hand-over of a connection whose request names another slot's session.
   // Only to slots of this generation's config: a slot a reload dropped has no reader.
   bool can_hand_over(unsigned slot) const {
@@ -77,16 +76,15 @@ class server {
   static constexpr size_t k_read_padding = 64;
 
  private:
-  static void on_connection(uv_stream_t* listener, int status);
+  static void on_connection(uv_stream_t* listener, int status) noexcept;
   // Counts and lists a connection whose TCP handle is open; false when it is over the limit (or
   // the worker no longer serves): the caller then refuses it or, for a hand-over, serves it anyway.
   bool admit(connection* c);
   void adopt(int fd, std::string bytes);
   void end_polling_sessions();
-  static void on_prepare(uv_prepare_t* p);
-  void free_ended_sessions();
-  static void on_deadline(uv_timer_t* t);
-  static void on_linger_timer(uv_timer_t* t);
+  static void on_prepare(uv_prepare_t* p) noexcept;
+  static void on_deadline(uv_timer_t* t) noexcept;
+  static void on_linger_timer(uv_timer_t* t) noexcept;
   void sweep_closing();
   void stop_accepting();
   void close_all(uint16_t code);
@@ -111,7 +109,6 @@ class server {
   connection* head_ = nullptr;  // every open connection
   work_list<connection> dirty_;    // connections with output queued this iteration
   work_list<connection> closing_;  // connections to close at the next sweep
-  work_list<session> ended_sessions_;
   // Every session's heartbeat; ticks of k_timer_tick_ms (a timer fires at most a tick late).
   static constexpr uint64_t k_timer_tick_ms = 10;
   timer_wheel timers_;
@@ -120,12 +117,9 @@ class server {
   std::unique_ptr<bus> bus_;
   std::unique_ptr<chat> chat_;
   std::unique_ptr<handover> handover_;
-  struct sv_hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  // Keys view the session's own id storage (alive while registered).
-  std::unordered_map<std::string_view, session*, sv_hash, std::equal_to<>> sessions_;
+  // Declared after the timer wheel and the application: sessions go first.
+  session_registry sessions_;
+  std::optional<session_context> session_ctx_;
 };
 
 }  // namespace chatd

@@ -5,10 +5,11 @@
 #include "common/engineio.h"
 #include "common/log.h"
 #include "common/socketio.h"
-#include "worker/chat.h"
+#include "common/assert.h"
+#include "worker/app.h"
 #include "worker/connection.h"
 #include "worker/poll_payload.h"
-#include "worker/server.h"
+#include "worker/session_registry.h"
 
 #include <fmt/format.h>
 
@@ -17,29 +18,67 @@
 
 namespace chatd {
 
-session::session(server& srv, connection* ws, std::string query_json, std::string channel,
+session& session::create(session_context& ctx, connection* ws, std::string query_json,
+                         std::string channel, bool has_channel) {
+  std::unique_ptr<session> owned(
+      new session(ctx, ws, std::move(query_json), std::move(channel), has_channel));
+  session& s = ctx.registry.add(std::move(owned));
+  s.open();
+  return s;
+}
+
+session::session(session_context& ctx, connection* ws, std::string query_json, std::string channel,
                   bool has_channel)
-    : srv_(srv),
+    : ctx_(ctx),
       conn_(ws),
       query_json_(std::move(query_json)),
       channel_(std::move(channel)),
       has_channel_(has_channel) {
-  std::string sid = eio::make_sid(srv.slot());
+  std::string sid = eio::make_sid(ctx.slot);
   std::memcpy(eio_sid_.data(), sid.data(), eio_sid_.size());
   query_json_.shrink_to_fit();
 }
 
+session::~session() {
+  // Freed by the registry after end(), or live at worker exit: no timer may point at us.
+  if (scheduled()) ctx_.timers.cancel(*this);
+  CHATD_ASSERT(!in_app_, "a session freed while the application still holds it");
+  CHATD_ASSERT(state_ == state::closed || (conn_ == nullptr && probe_ == nullptr && poll_conn_ == nullptr),
+               "a session freed while a connection still points at it");
+}
+
+void session::set_state(state next) {
+  // The transitions of the header's table; anything else is a bug in the caller.
+  bool ok = false;
+  switch (state_) {
+    case state::handshaking:
+      ok = next == state::connected || next == state::closing || next == state::closed;
+      break;
+    case state::connected:
+      ok = next == state::handshaking || next == state::closing || next == state::closed;
+      break;
+    case state::closing:
+      ok = next == state::closed;
+      break;
+    case state::closed:
+      ok = false;
+      break;
+  }
+  CHATD_ASSERT(ok, "session state transition not in the table");
+  state_ = next;
+}
+
 bool session::send(const shared_bytes& frame) {
   if (conn_ != nullptr) return conn_->send(frame);
-  if (ended_ || doomed_) return false;
+  if (state_ == state::closed || doomed_) return false;
   size_t n = frame->size();
-  if (pending_bytes_ + n > srv_.cfg().max_backpressure && pending_bytes_ > 0) {
-    srv_.stats().dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
+  if (pending_bytes_ + n > ctx_.cfg.max_backpressure && pending_bytes_ > 0) {
+    ctx_.stats.dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
     log::info("dropping a polling client: {} bytes pending exceed max_backpressure {}",
-              pending_bytes_ + n, srv_.cfg().max_backpressure);
+              pending_bytes_ + n, ctx_.cfg.max_backpressure);
     // This may run inside a broadcast walking our room: end from the timer instead.
     doomed_ = true;
-    srv_.timers().schedule(*this, uv_now(srv_.loop()));
+    ctx_.timers.schedule(*this, uv_now(ctx_.loop));
     return false;
   }
   pending_.push_back(frame);
@@ -80,7 +119,7 @@ void session::poll_closed(connection& c) {
 
 void session::on_poll_data(std::string_view payload) {
   eio::for_each_packet(payload, [&](std::string_view p) {
-    if (ended_ || !polling()) return;
+    if (state_ >= state::closing || !polling()) return;
     if (!p.empty() && p[0] == 'b') {
       std::optional<std::string> bytes = eio::base64_decode(p.substr(1));
       if (!bytes) return fail(ws::close_code::protocol_error, "bad base64 packet");
@@ -95,13 +134,13 @@ bool session::begin_upgrade(connection& ws) {
   // transport: the client reconnects.
   if (!polling() || probe_ != nullptr || doomed_) return false;
   probe_ = &ws;
-  upgrade_deadline_ = uv_now(srv_.loop()) + srv_.cfg().upgrade_timeout_ms;
+  upgrade_deadline_ = uv_now(ctx_.loop) + ctx_.cfg.upgrade_timeout_ms;
   arm_timer();
   return true;
 }
 
 void session::on_probe_text(connection& ws, std::string_view packet) {
-  if (&ws != probe_ || ended_) return;
+  if (&ws != probe_ || state_ == state::closed) return;
   if (doomed_) {
     probe_ = nullptr;
     probed_ = false;
@@ -157,34 +196,33 @@ void session::probe_closed(connection& ws) {
 }
 
 void session::open() {
-  const config& cfg = srv_.cfg();
-  srv_.add_session(*this);
+  const config& cfg = ctx_.cfg;
   std::string packet = eio::open_packet(eio_sid(), /*can_upgrade=*/conn_ == nullptr,
                                         cfg.ping_interval_ms, cfg.ping_timeout_ms,
                                         cfg.max_payload);
   send(make_text_frame({packet}));
-  uint64_t now = uv_now(srv_.loop());
+  uint64_t now = uv_now(ctx_.loop);
   next_ping_at_ = now + cfg.ping_interval_ms;
   connect_deadline_ = now + cfg.connect_timeout_ms;
   arm_timer();
 }
 
 void session::arm_timer() {
-  uint64_t now = uv_now(srv_.loop());
+  uint64_t now = uv_now(ctx_.loop);
   uint64_t due = awaiting_pong_ ? pong_deadline_ : next_ping_at_;
-  if (!connected_) due = std::min(due, connect_deadline_);
+  if (state_ != state::connected) due = std::min(due, connect_deadline_);
   if (probe_ != nullptr) due = std::min(due, upgrade_deadline_);
   if (doomed_) due = now;
-  srv_.timers().schedule(*this, due);
+  ctx_.timers.schedule(*this, due);
 }
 
-void session::timer_fired(timer_node& node, void*) { static_cast<session&>(node).on_timer(); }
+void session::timer_fired(timer_node& node, void*) noexcept { static_cast<session&>(node).on_timer(); }
 
 void session::on_timer() {
   session* s = this;
-  if (s->ended_) return;
+  if (s->state_ == state::closed) return;
   if (s->doomed_) return s->end();
-  uint64_t now = uv_now(s->srv_.loop());
+  uint64_t now = uv_now(s->ctx_.loop);
   if (s->probe_ != nullptr && now >= s->upgrade_deadline_) {
     log::debug("session {}: upgrade timeout", s->eio_sid());
     connection* probe = s->probe_;
@@ -193,28 +231,33 @@ void session::on_timer() {
     probe->detach_session();
     probe->close_ws(ws::close_code::normal);
   }
-  if (!s->connected_ && now >= s->connect_deadline_) {
+  if (s->state_ == state::handshaking && now >= s->connect_deadline_) {
     // As socket.io's connectTimeout: no namespace joined in time.
     return s->fail(ws::close_code::normal, "connect timeout");
   }
   if (s->awaiting_pong_) {
     if (now >= s->pong_deadline_) return s->fail(ws::close_code::normal, "ping timeout");
   } else if (now >= s->next_ping_at_) {
-    s->send(s->srv_.ping_frame());
+    s->send(s->ctx_.ping_frame);
     s->awaiting_pong_ = true;
-    s->pong_deadline_ = now + s->srv_.cfg().ping_timeout_ms;
+    s->pong_deadline_ = now + s->ctx_.cfg.ping_timeout_ms;
   }
   s->arm_timer();
 }
 
 void session::fail(uint16_t ws_code, std::string_view why) {
   log::debug("session {}: closing: {}", eio_sid(), why);
-  if (conn_ != nullptr) return conn_->close_ws(ws_code, why);
+  if (state_ >= state::closing) return;
+  if (conn_ != nullptr) {
+    // The connection's close ends the session (end()); until then nothing more is read.
+    set_state(state::closing);
+    return conn_->close_ws(ws_code, why);
+  }
   end();  // polling: a held GET gets the close packet
 }
 
 void session::on_text(std::string_view packet) {
-  if (ended_) return;
+  if (state_ >= state::closing) return;
   if (packet.empty()) return fail(ws::close_code::protocol_error, "empty packet");
   switch (static_cast<eio::packet_type>(packet[0])) {
     case eio::packet_type::message:
@@ -222,7 +265,7 @@ void session::on_text(std::string_view packet) {
     case eio::packet_type::pong:
       if (awaiting_pong_) {
         awaiting_pong_ = false;
-        next_ping_at_ = uv_now(srv_.loop()) + srv_.cfg().ping_interval_ms;
+        next_ping_at_ = uv_now(ctx_.loop) + ctx_.cfg.ping_interval_ms;
         arm_timer();
       }
       return;
@@ -255,13 +298,13 @@ void session::on_socketio(std::string_view text) {
   bool for_us = p->nsp == "/";
   switch (p->type) {
     case sio::packet_type::connect:
-      if (for_us && connected_) return fail(ws::close_code::protocol_error, "CONNECT twice");
+      if (for_us && connected()) return fail(ws::close_code::protocol_error, "CONNECT twice");
       return on_connect_packet(p->nsp);
     case sio::packet_type::event:
-      if (!for_us || !connected_) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
+      if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
       return on_event(p->data, p->ack_id);
     case sio::packet_type::binary_event:
-      if (!for_us || !connected_) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
+      if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
       if (p->attachments == 0) return on_event(p->data, p->ack_id);
       binary_ = std::make_unique<binary_state>();
       binary_->head.assign(text);
@@ -271,13 +314,14 @@ void session::on_socketio(std::string_view text) {
     case sio::packet_type::binary_ack:
       // The server never asks the client for acks; tolerate and ignore as socket.io does for
       // unknown ack ids.
-      if (!for_us || !connected_) return fail(ws::close_code::protocol_error, "ACK before CONNECT");
+      if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "ACK before CONNECT");
       return;
     case sio::packet_type::disconnect:
-      if (!for_us || !connected_) return fail(ws::close_code::protocol_error, "DISCONNECT before CONNECT");
-      connected_ = false;
-      srv_.gateway().on_disconnect(*this);
-      connect_deadline_ = uv_now(srv_.loop()) + srv_.cfg().connect_timeout_ms;
+      if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "DISCONNECT before CONNECT");
+      set_state(state::handshaking);
+      in_app_ = false;
+      ctx_.application.on_disconnect(*this);
+      connect_deadline_ = uv_now(ctx_.loop) + ctx_.cfg.connect_timeout_ms;
       arm_timer();
       return;
     case sio::packet_type::connect_error:
@@ -297,28 +341,26 @@ void session::on_connect_packet(std::string_view nsp) {
         R"json({"message":"missing channel: connect with io(url, {query: {channel, userId}})"})json")}));
     return;
   }
-  std::string sid = eio::make_sid(srv_.slot());
+  std::string sid = eio::make_sid(ctx_.slot);
   std::memcpy(sio_sid_.data(), sid.data(), sio_sid_.size());
   has_sio_sid_ = true;
-  connected_ = true;
-  srv_.gateway().on_connect(*this);  // answers the CONNECT, maybe after the room's subscription
+  set_state(state::connected);
+  in_app_ = true;
+  ctx_.application.on_connect(*this);  // answers the CONNECT, maybe after the room's subscription
   arm_timer();
 }
 
-void session::send_connect_reply() { send(make_text_frame({"40{\"sid\":\"", sio_sid(), "\"}"})); }
+void session::accept_connect() { send(make_text_frame({"40{\"sid\":\"", sio_sid(), "\"}"})); }
 
 void session::on_event(std::string_view data, int64_t ack_id) {
   std::optional<sio::event_args> ev = sio::split_event(data);
   if (!ev) return fail(ws::close_code::protocol_error, "malformed EVENT");
-  if (ev->name == "message") {
-    srv_.gateway().on_message(*this, ev->first_arg);
-    if (ack_id >= 0) send(make_text_frame({fmt::format("43{}[]", ack_id)}));
-  }
-  // Other events have no handler in the seed's gateway: ignored, as socket.io does.
+  ctx_.application.on_event(*this, ev->name, ev->first_arg);
+  if (ack_id >= 0 && ev->name == "message") send(make_text_frame({fmt::format("43{}[]", ack_id)}));
 }
 
 void session::on_binary(std::string_view data) {
-  if (ended_) return;
+  if (state_ >= state::closing) return;
   if (!binary_) return fail(ws::close_code::protocol_error, "unexpected binary frame");
   binary_->parts.emplace_back(data);
   if (binary_->parts.size() == binary_->expected) finish_binary();
@@ -334,19 +376,21 @@ void session::finish_binary() {
   }
   if (p) {
     std::optional<sio::event_args> ev = sio::split_event(p->data);
-    if (ev && ev->name == "message") {
-      srv_.gateway().on_binary_message(*this, ev->first_arg, std::move(b->parts));
-      if (p->ack_id >= 0) send(make_text_frame({fmt::format("43{}[]", p->ack_id)}));
+    if (ev) {
+      ctx_.application.on_binary_event(*this, ev->name, ev->first_arg, std::move(b->parts));
+      if (p->ack_id >= 0 && ev->name == "message") {
+        send(make_text_frame({fmt::format("43{}[]", p->ack_id)}));
+      }
     }
   }
 }
 
 void session::end() {
-  if (ended_) return;
-  ended_ = true;
-  if (connected_) {
-    connected_ = false;
-    srv_.gateway().on_disconnect(*this);
+  if (state_ == state::closed) return;
+  set_state(state::closed);
+  if (in_app_) {
+    in_app_ = false;
+    ctx_.application.on_disconnect(*this);
   }
   if (conn_ != nullptr) {
     // The connection must not keep a pointer to a session freed at the next prepare. When the
@@ -357,7 +401,6 @@ void session::end() {
     c->detach_session();
     c->close_ws(ws::close_code::normal);
   }
-  srv_.remove_session(*this);
   if (poll_conn_ != nullptr) {
     connection* held = poll_conn_;
     poll_conn_ = nullptr;
@@ -375,8 +418,8 @@ void session::end() {
     probe->detach_session();
     probe->close_ws(ws::close_code::normal);
   }
-  srv_.timers().cancel(*this);
-  srv_.free_later(*this);
+  ctx_.timers.cancel(*this);
+  ctx_.registry.retire(*this);
 }
 
 }  // namespace chatd

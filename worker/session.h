@@ -9,12 +9,24 @@
 // the held GET answers with the payloads cut out of those frames (worker/poll_payload.h), so a
 // broadcast is still framed once and shared whatever its recipients' transports.
 //
-// Lifetime: a WebSocket session is created by its connection's handshake and ended when that
-// connection closes; a polling session is owned by the server's session table and ended by its
-// close packet, a transport error or a timeout. end() leaves the room and cancels the heartbeat
-// timer; the server frees the object at its next prepare, when no call stack can still hold it.
+// Lifetime: every session is owned by the worker's session_registry from its handshake on. A
+// WebSocket session ends when its connection closes; a polling session by its close packet, a
+// transport error or a timeout. end() leaves the room, cancels the heartbeat and retires the
+// session; the registry frees it at the next prepare, when no call stack can still hold it.
+//
+// State (one variable, changed only by set_state(), which checks the transition):
+//   handshaking -> connected     the Socket.IO CONNECT on "/" was accepted
+//   connected   -> handshaking   the client's DISCONNECT of "/" (it may CONNECT again)
+//   handshaking|connected -> closing  a WebSocket session failed: its close frame is on the way
+//                                     and the connection's close ends it
+//   any -> closed                end(): out of its room, timers off, retired
+// An upgrade (polling -> WebSocket) runs beside the state: probe_ is the WebSocket probing.
+//
+// The application on "/" sees a session only as a member (worker/member.h).
 
 #include "worker/frame.h"
+#include "worker/member.h"
+#include "worker/session_context.h"
 #include "worker/timer_wheel.h"
 
 #include <uv.h>
@@ -29,19 +41,19 @@
 namespace chatd {
 
 class connection;
-class server;
 
 // The heartbeat and deadlines run on the worker's timer wheel: the session is its own node.
-class session : private timer_node {
+class session final : public member, private timer_node {
  public:
-  // `ws` is the WebSocket connection, or nullptr for a session opened by a polling handshake.
-  session(server& srv, connection* ws, std::string query_json, std::string channel,
-          bool has_channel);
-  session(const session&) = delete;
-  session& operator=(const session&) = delete;
+  enum class state : uint8_t { handshaking, connected, closing, closed };
 
-  // Sends the open packet and starts the heartbeat.
-  void open();
+  // The one way to make a session: created, owned by ctx.registry, and open (its open packet
+  // queued, its heartbeat running). `ws` is the WebSocket connection, or nullptr for a session
+  // opened by a polling handshake.
+  static session& create(session_context& ctx, connection* ws, std::string query_json,
+                         std::string channel, bool has_channel);
+  ~session();
+
   // An Engine.IO packet arrived as a WebSocket text message.
   void on_text(std::string_view packet);
   // A WebSocket binary message: a Socket.IO attachment.
@@ -49,13 +61,11 @@ class session : private timer_node {
   // The transport is gone (or going): leave the room, stop timers, free this later.
   void end();
 
-  // Queues a pre-framed WebSocket frame (text or binary). False when the transport refused it
-  // (closing or over its backpressure bound; the transport then closes itself).
-  bool send(const shared_bytes& frame);
 
   // Long-polling (the connection side lives in connection_http.cpp).
-  bool polling() const { return conn_ == nullptr && !ended_; }
-  bool ended() const { return ended_; }
+  bool polling() const { return conn_ == nullptr && state_ != state::closed; }
+  bool ended() const { return state_ == state::closed; }
+  state current_state() const { return state_; }
   // A GET: `c` holds it until there is something to send. False (and the session ends) when
   // another GET is already held: the caller answers 400.
   bool attach_poll(connection& c);
@@ -78,21 +88,21 @@ class session : private timer_node {
   std::string_view eio_sid() const { return {eio_sid_.data(), eio_sid_.size()}; }
   // Empty until the Socket.IO CONNECT is accepted.
   std::string_view sio_sid() const { return {sio_sid_.data(), has_sio_sid_ ? sio_sid_.size() : 0}; }
-  const std::string& channel() const { return channel_; }
-  const std::string& query_json() const { return query_json_; }
-  bool connected() const { return connected_; }
+  bool connected() const { return state_ == state::connected; }
 
-  // Room membership, maintained by `rooms` only.
-  struct room* room_ = nullptr;
-  uint32_t room_index_ = 0;
-  // Broadcast de-duplication stamp, used by the gateway only.
-  uint64_t mark_ = 0;
-  // The CONNECT answer waits for the room's Redis subscription (the gateway's bookkeeping).
-  bool connect_pending_ = false;
+  // member
+  std::string_view id() const override { return sio_sid(); }
+  std::string_view query_json() const override { return query_json_; }
+  std::string_view channel() const override { return channel_; }
+  bool send(const shared_bytes& frame) override;
   // Sends `40{"sid":…}`, the answer to the client's CONNECT.
-  void send_connect_reply();
+  void accept_connect() override;
 
  private:
+  session(session_context& ctx, connection* ws, std::string query_json, std::string channel,
+          bool has_channel);
+  void open();
+  void set_state(state next);
   void on_socketio(std::string_view text);
   void on_connect_packet(std::string_view nsp);
   void on_event(std::string_view data, int64_t ack_id);
@@ -104,11 +114,11 @@ class session : private timer_node {
 
  public:
   // The worker's timer wheel calls this for a session's node.
-  static void timer_fired(timer_node& node, void* ctx);
+  static void timer_fired(timer_node& node, void* ctx) noexcept;
 
  private:
 
-  server& srv_;
+  session_context& ctx_;
   connection* conn_;
   // Session ids live inline: an idle session should cost no heap allocation it can avoid.
   std::array<char, 20> eio_sid_{};
@@ -117,9 +127,11 @@ class session : private timer_node {
   std::string query_json_;
   std::string channel_;
   bool has_channel_;
-  bool connected_ = false;
+  state state_ = state::handshaking;
+  // The application holds this member (between its on_connect and on_disconnect): true also in
+  // `closing` when the session was connected, so end() always lets the application go.
+  bool in_app_ = false;
   bool awaiting_pong_ = false;
-  bool ended_ = false;
   uint64_t next_ping_at_ = 0;
   uint64_t pong_deadline_ = 0;
   uint64_t connect_deadline_ = 0;

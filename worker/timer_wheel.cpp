@@ -90,7 +90,7 @@ void timer_wheel::cancel(timer_node& node) {
   }
 }
 
-void timer_wheel::on_tick(uv_timer_t* t) {
+void timer_wheel::on_tick(uv_timer_t* t) noexcept {
   auto* w = static_cast<timer_wheel*>(t->data);
   w->armed_tick_ = 0;
   w->walking_ = true;

@@ -25,7 +25,7 @@ struct timer_node {
 
 class timer_wheel {
  public:
-  using fire_fn = void (*)(timer_node& node, void* ctx);
+  using fire_fn = void (*)(timer_node& node, void* ctx) noexcept;
 
   // Fires with `fire(node, ctx)`; the callback may schedule or cancel any node.
   timer_wheel(uv_loop_t* loop, uint64_t tick_ms, fire_fn fire, void* ctx);
@@ -43,7 +43,7 @@ class timer_wheel {
 
  private:
   static constexpr size_t k_slots = 4096;  // a power of two; one turn is k_slots ticks
-  static void on_tick(uv_timer_t* t);
+  static void on_tick(uv_timer_t* t) noexcept;
   void advance(uint64_t now_tick);
   uint64_t insert(timer_node& node);  // returns the node's tick
   void arm(uint64_t tick);            // one wake-up at that tick

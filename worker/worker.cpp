@@ -22,10 +22,10 @@ struct worker_signals {
   server* srv;
 };
 
-void on_term(uv_signal_t* h, int) { static_cast<worker_signals*>(h->data)->srv->stop(); }
+void on_term(uv_signal_t* h, int) noexcept { static_cast<worker_signals*>(h->data)->srv->stop(); }
 
 // SIGTERM still means "now" while retiring.
-void on_quit(uv_signal_t* h, int) { static_cast<worker_signals*>(h->data)->srv->retire(); }
+void on_quit(uv_signal_t* h, int) noexcept { static_cast<worker_signals*>(h->data)->srv->retire(); }
 
 }  // namespace
 

@@ -28,7 +28,7 @@ struct fixture {
   timer_wheel* wheel = nullptr;
   std::function<void(probe&)> on_fire;
 
-  static void fire(timer_node& n, void* ctx) {
+  static void fire(timer_node& n, void* ctx) noexcept {
     auto* f = static_cast<fixture*>(ctx);
     auto& p = static_cast<probe&>(n);
     p.fired_at = uv_now(&f->loop);

@@ -1,0 +1,132 @@
+// The seed's gateway against members of the test's own (no session, no socket, no Redis):
+// login to the others on connect, message -> chat to every other member of the room, nothing to
+// other rooms, leave on disconnect. And the rooms rule it relies on: a join or leave while a
+// broadcast walks the room stops the process (CHATD_ASSERT, in every build).
+
+#include "worker/chat.h"
+#include "worker/member.h"
+#include "worker/rooms.h"
+
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+#include <vector>
+
+using namespace chatd;
+
+namespace {
+
+struct test_member final : member {
+  std::string sid, query, room_name;
+  std::vector<std::string> got;  // WebSocket frame payloads (text frames under 126 bytes)
+  bool connected = false;
+  test_member(std::string id, std::string room) : sid(std::move(id)), room_name(std::move(room)) {
+    query = R"({"channel":")" + room_name + R"(","userId":")" + sid + R"("})";
+  }
+  std::string_view id() const override { return sid; }
+  std::string_view query_json() const override { return query; }
+  std::string_view channel() const override { return room_name; }
+  bool send(const shared_bytes& frame) override {
+    got.push_back(frame->substr(2));  // 2-byte header of a short unmasked frame
+    return true;
+  }
+  void accept_connect() override { connected = true; }
+};
+
+}  // namespace
+
+TEST_CASE("chat: a joining member is answered and the room's others get login") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), b("b", "lobby"), x("x", "other");
+  c.on_connect(a);
+  c.on_connect(x);
+  c.on_connect(b);
+  CHECK(a.connected);
+  CHECK(b.connected);
+  CHECK(a.got == std::vector<std::string>{R"(42["login",{"channel":"lobby","userId":"b"}])"});
+  CHECK(b.got.empty());
+  CHECK(x.got.empty());
+  CHECK(c.sessions() == 3);
+}
+
+TEST_CASE("chat: a message goes as chat to every other member of the room, same payload") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), b("b", "lobby"), d("d", "lobby"), x("x", "other");
+  for (test_member* m : {&a, &b, &d, &x}) c.on_connect(*m);
+  a.got.clear();
+  b.got.clear();
+  d.got.clear();
+  const uint64_t before = stats.deliveries_total.load();
+  c.on_event(a, "message", R"({"body":"hi","n":1.5})");
+  CHECK(a.got.empty());
+  CHECK(b.got == std::vector<std::string>{R"(42["chat",{"body":"hi","n":1.5}])"});
+  CHECK(d.got == b.got);
+  CHECK(x.got.empty());
+  CHECK(stats.deliveries_total.load() - before == 2);
+  c.on_event(a, "typing", "true");  // no handler: ignored
+  CHECK(b.got.size() == 1);
+  c.on_event(a, "message", "");  // no argument: undefined, sent as null
+  CHECK(b.got.back() == R"(42["chat",null])");
+}
+
+TEST_CASE("chat: a member that disconnected gets nothing and the room goes with its last") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), b("b", "lobby");
+  c.on_connect(a);
+  c.on_connect(b);
+  c.on_disconnect(b);
+  CHECK(b.room_ == nullptr);
+  b.got.clear();
+  c.on_event(a, "message", "1");
+  CHECK(b.got.empty());
+  c.on_disconnect(a);
+  CHECK(c.room_registry().size() == 0);
+  CHECK(c.sessions() == 0);
+}
+
+namespace {
+
+// Runs f in a child process; true when the child was stopped by SIGABRT (a CHATD_ASSERT).
+template <class F>
+bool aborts(F&& f) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    // The assertion's message would clutter the test log; the exit status is what counts.
+    (void)!freopen("/dev/null", "w", stderr);
+    // doctest's crash handler would report the abort as this test's failure: the default, here.
+    signal(SIGABRT, SIG_DFL);
+    f();
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+}  // namespace
+
+TEST_CASE("rooms: join or leave while a broadcast walks the room stops the worker") {
+  rooms r;
+  test_member a("a", "lobby"), b("b", "lobby"), c("c", "lobby");
+  r.join(a, "lobby");
+  r.join(b, "lobby");
+  CHECK(aborts([&] {
+    rooms::for_each_member(*r.find("lobby"), [&](member&) { r.join(c, "lobby"); });
+  }));
+  CHECK(aborts([&] {
+    rooms::for_each_member(*r.find("lobby"), [&](member& m) { r.leave(m); });
+  }));
+  CHECK(aborts([&] { r.join(a, "other"); }));  // already in a room
+  // Outside a walk the same calls are fine, and the walk count is back to zero.
+  CHECK(r.find("lobby")->walking == 0);
+  r.join(c, "lobby");
+  r.leave(a);
+  CHECK(r.find("lobby")->members.size() == 2);
+}

@@ -1,0 +1,34 @@
+#pragma once
+// A Socket.IO application: what runs on a namespace once a socket has connected. The session
+// (Engine.IO framing, heartbeat, Socket.IO packet rules) calls it with members (worker/member.h)
+// and already-validated events; the application decides what to deliver to whom. chat.h is the
+// seed's gateway; a new namespace application implements this interface.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chatd {
+
+class member;
+
+class app {
+ public:
+  virtual ~app() = default;
+
+  // A CONNECT to the namespace was accepted by the session. The application answers it with
+  // m.accept_connect(), at once or later (chat waits for the room's Redis subscription), unless
+  // the member disconnects first.
+  virtual void on_connect(member& m) = 0;
+  // An EVENT: its name and its first argument as JSON text (empty when there is none).
+  virtual void on_event(member& m, std::string_view name, std::string_view first_arg_json) = 0;
+  // A BINARY_EVENT whose attachments have all arrived; `first_arg_json` keeps its placeholders.
+  virtual void on_binary_event(member& m, std::string_view name, std::string_view first_arg_json,
+                               std::vector<std::string> attachments) = 0;
+  // The socket left the namespace (client DISCONNECT or the transport is gone). After this the
+  // application must hold no reference to `m`.
+  virtual void on_disconnect(member& m) = 0;
+};
+
+}  // namespace chatd

@@ -1,0 +1,30 @@
+#pragma once
+// What an Engine.IO session may use of its worker: the loop's clock, the configuration, the
+// statistics, the heartbeat timer wheel, the shared ping frame, the application on "/" and the
+// registry that owns sessions. Nothing else of the server: a session can be built and driven in
+// a unit test on a bare loop with a context of the test's own.
+
+#include "common/config.h"
+#include "common/stats.h"
+#include "worker/frame.h"
+
+#include <uv.h>
+
+namespace chatd {
+
+class app;
+class session_registry;
+class timer_wheel;
+
+struct session_context {
+  uv_loop_t* loop;
+  const config& cfg;
+  unsigned slot;  // the worker slot sids name (eio::make_sid)
+  worker_stats& stats;
+  timer_wheel& timers;
+  shared_bytes ping_frame;
+  app& application;
+  session_registry& registry;
+};
+
+}  // namespace chatd
