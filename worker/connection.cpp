@@ -3,6 +3,7 @@
 
 #include "worker/connection.h"
 
+#include "common/assert.h"
 #include "common/log.h"
 #include "worker/http_response.h"
 #include "worker/http_state.h"
@@ -27,7 +28,31 @@ struct write_req {
 
 connection::connection(server& srv) : srv_(srv) { tcp_.data = this; }
 
-connection::~connection() = default;
+connection::~connection() {
+  CHATD_ASSERT(handle_closed_, "a connection freed before its TCP handle was closed");
+}
+
+connection* connection::create(server& srv, uv_loop_t* loop) {
+  auto* c = new connection(srv);
+  if (int r = uv_tcp_init(loop, &c->tcp_); r != 0) {
+    log::warn("uv_tcp_init: {}", uv_strerror(r));
+    c->handle_closed_ = true;  // never initialised: nothing to close
+    delete c;
+    return nullptr;
+  }
+  return c;
+}
+
+void connection::discard() {
+  phase_ = phase::closed;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &connection::on_discarded);
+}
+
+void connection::on_discarded(uv_handle_t* h) noexcept {
+  auto* c = static_cast<connection*>(h->data);
+  c->handle_closed_ = true;
+  delete c;
+}
 
 bool connection::start() {
   int r = uv_read_start(stream(), &connection::on_alloc, &connection::on_read);
@@ -319,6 +344,7 @@ void connection::close_now() {
 
 void connection::on_closed(uv_handle_t* h) noexcept {
   auto* c = static_cast<connection*>(h->data);
+  c->handle_closed_ = true;
   c->srv_.connection_closed(*c);
   delete c;
 }

@@ -11,6 +11,10 @@
 // Closing is never done from inside a callback chain that might walk a room: abort() and
 // close-after-flush put the connection on the server's close list and the server's sweep closes
 // it (Redis' freeClientAsync). The object is freed in the uv_close callback of its TCP handle.
+//
+// Lifetime, one pair: create() allocates and initialises the TCP handle; the object is freed only
+// in a close callback of that handle (on_closed once admitted and counted by the server,
+// discard() before that). The destructor is private and checks the handle was closed.
 
 #include "common/ws_codec.h"
 #include "worker/frame.h"
@@ -31,8 +35,10 @@ struct http_state;
 
 class connection final : private ws::frame_handler {
  public:
-  explicit connection(server& srv);
-  ~connection() override;
+  // A connection with an initialised TCP handle, or nullptr (logged) when libuv refused one.
+  static connection* create(server& srv, uv_loop_t* loop);
+  // Frees a connection the server never admitted (accept or adoption failed), through uv_close.
+  void discard();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
@@ -91,6 +97,7 @@ class connection final : private ws::frame_handler {
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept;
   static void on_write(uv_write_t* req, int status) noexcept;
   static void on_closed(uv_handle_t* h) noexcept;
+  static void on_discarded(uv_handle_t* h) noexcept;
   static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
 
   void on_data(char* data, size_t len);
@@ -110,7 +117,11 @@ class connection final : private ws::frame_handler {
 
   friend struct http_handler;
 
+  explicit connection(server& srv);
+  ~connection() override;
+
   uv_tcp_t tcp_;
+  bool handle_closed_ = false;  // set by the close callback, checked by the destructor
   server& srv_;
   phase phase_ = phase::http;
   bool close_when_flushed_ = false;

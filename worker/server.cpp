@@ -85,11 +85,10 @@ void server::on_connection(uv_stream_t* listener, int status) noexcept {
     log::warn("accept failed: {}", uv_strerror(status));
     return;
   }
-  auto* c = new connection(*srv);
-  uv_tcp_init(srv->loop_, c->tcp());
+  connection* c = connection::create(*srv, srv->loop_);
+  if (c == nullptr) return;
   if (uv_accept(listener, c->stream()) != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(c->tcp()),
-             [](uv_handle_t* h) noexcept { delete static_cast<connection*>(h->data); });
+    c->discard();
     return;
   }
   if (!srv->admit(c)) {
@@ -124,13 +123,15 @@ int server::enable_handover(int recv_fd, std::vector<int> send_fds) {
 }
 
 void server::adopt(int fd, std::string bytes) {
-  auto* c = new connection(*this);
-  uv_tcp_init(loop_, c->tcp());
+  connection* c = connection::create(*this, loop_);
+  if (c == nullptr) {
+    ::close(fd);
+    return;
+  }
   if (int r = uv_tcp_open(c->tcp(), fd); r != 0) {
     log::warn("cannot adopt a handed-over connection: {}", uv_strerror(r));
     ::close(fd);
-    uv_close(reinterpret_cast<uv_handle_t*>(c->tcp()),
-             [](uv_handle_t* h) noexcept { delete static_cast<connection*>(h->data); });
+    c->discard();
     return;
   }
   // A handed-over request belongs to a session this worker already serves: never refused.
