@@ -115,19 +115,7 @@ void connection::feed(std::string bytes) {
 
 bool connection::on_message(ws::opcode op, std::string_view payload) {
   if (session_ == nullptr) return false;
-  if (probe_) {
-    if (op != ws::opcode::text) {
-      session_->probe_closed(*this);
-      detach_session();
-      close_ws(ws::close_code::normal);
-      return false;
-    }
-    session_->on_probe_text(*this, payload);
-  } else if (op == ws::opcode::text) {
-    session_->on_text(payload);
-  } else {
-    session_->on_binary(payload);
-  }
+  session_->on_ws_message(*this, op == ws::opcode::text, payload);
   return !closing();
 }
 
@@ -146,7 +134,7 @@ bool connection::on_close(uint16_t code, std::string_view) {
   return false;
 }
 
-bool connection::send(shared_bytes bytes) {
+bool connection::send(const shared_bytes& bytes) {
   if (closing()) return false;
   size_t n = bytes->size();
   if (queued_bytes_ + n > srv_.cfg().max_backpressure && queued_bytes_ > 0) {
@@ -156,7 +144,7 @@ bool connection::send(shared_bytes bytes) {
     abort("slow consumer");
     return false;
   }
-  out_.push_back(out_chunk{std::move(bytes), 0});
+  out_.push_back(out_chunk{bytes, 0});
   queued_bytes_ += n;
   mark_dirty();
   return true;
@@ -326,12 +314,9 @@ void connection::abort(std::string_view why) {
 void connection::close_now() {
   if (phase_ == phase::closed) return;
   if (session_ != nullptr) {
-    if (probe_) {
-      session_->probe_closed(*this);
-    } else {
-      session_->end();
-    }
+    session* s = session_;
     session_ = nullptr;
+    s->transport_gone(*this);
   }
   if (poll_session_ != nullptr) {
     session* s = poll_session_;

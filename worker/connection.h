@@ -18,6 +18,7 @@
 
 #include "common/ws_codec.h"
 #include "worker/frame.h"
+#include "worker/transport.h"
 
 #include <uv.h>
 
@@ -33,7 +34,7 @@ class server;
 class session;
 struct http_state;
 
-class connection final : private ws::frame_handler {
+class connection final : public transport, private ws::frame_handler {
  public:
   // A connection with an initialised TCP handle, or nullptr (logged) when libuv refused one.
   static connection* create(server& srv, uv_loop_t* loop);
@@ -55,13 +56,14 @@ class connection final : private ws::frame_handler {
   void wake() { mark_dirty(); }
   // Answers the held long-polling GET with `payload` (an Engine.IO polling payload).
   void answer_poll(std::string_view payload);
-  // The session lets go of this WebSocket (a probe it refuses or gives up on).
-  void detach_session() { session_ = nullptr; probe_ = false; }
-  // The probing WebSocket becomes the session's transport (and owner).
-  void promote_session() { probe_ = false; }
+  // This WebSocket carries `s` (its transport, or a probe of its upgrade): frames go to it.
+  void carry(session& s) { session_ = &s; }
+  // transport
   // Queues bytes for the next flush. Returns false, and drops the client, when the queue would
   // exceed max_backpressure; false also when the connection is closing.
-  bool send(shared_bytes bytes);
+  bool send(const shared_bytes& bytes) override;
+  void close(uint16_t code, std::string_view why) override { close_ws(code, why); }
+  void release() override { session_ = nullptr; }
   // Graceful close of a WebSocket: close frame with `code`, flush, then close the TCP connection.
   void close_ws(uint16_t code, std::string_view reason = {});
   // Closes once what is queued has been written (an HTTP answer, say).
@@ -131,8 +133,7 @@ class connection final : private ws::frame_handler {
   size_t inflight_chunks_ = 0;
   std::unique_ptr<http_state> http_;
   std::unique_ptr<ws::frame_parser> ws_;
-  session* session_ = nullptr;  // WebSocket: the session it carries (owned unless probe_)
-  bool probe_ = false;          // WebSocket probing an upgrade of a polling session
+  session* session_ = nullptr;  // WebSocket: the session it carries (see transport.h)
   session* poll_session_ = nullptr;  // HTTP: the session whose GET this connection holds
   bool poll_keep_alive_ = true;
   std::string poll_headers_;    // the held GET's extra response headers (CORS, no-store)

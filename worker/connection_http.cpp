@@ -299,10 +299,9 @@ void http_handler::engineio(connection& c, request& req, std::string_view query_
         return eio_error(c, eio::error_code::bad_request, true, false);
       }
       if (!ws_accept(c, req)) return;
-      c.session_ = s;
-      c.probe_ = true;
-      if (!s->begin_upgrade(c)) {
-        c.detach_session();
+      if (s->begin_upgrade(c)) {
+        c.carry(*s);
+      } else {
         c.close_ws(ws::close_code::normal);
       }
       return;
@@ -326,7 +325,7 @@ void http_handler::engineio(connection& c, request& req, std::string_view query_
   bool has_channel = channel != nullptr && !channel->empty();
   session& s = session::create(c.srv_.session_ctx(), ws ? &c : nullptr, q.to_json(),
                                has_channel ? *channel : std::string(), has_channel);
-  if (ws) c.session_ = &s;
+  if (ws) c.carry(s);
   if (!ws) polling(c, req, &s, q, extra);
 }
 

@@ -18,7 +18,7 @@
 
 namespace chatd {
 
-session& session::create(session_context& ctx, connection* ws, std::string query_json,
+session& session::create(session_context& ctx, transport* ws, std::string query_json,
                          std::string channel, bool has_channel) {
   std::unique_ptr<session> owned(
       new session(ctx, ws, std::move(query_json), std::move(channel), has_channel));
@@ -27,7 +27,7 @@ session& session::create(session_context& ctx, connection* ws, std::string query
   return s;
 }
 
-session::session(session_context& ctx, connection* ws, std::string query_json, std::string channel,
+session::session(session_context& ctx, transport* ws, std::string query_json, std::string channel,
                   bool has_channel)
     : ctx_(ctx),
       conn_(ws),
@@ -129,7 +129,7 @@ void session::on_poll_data(std::string_view payload) {
   });
 }
 
-bool session::begin_upgrade(connection& ws) {
+bool session::begin_upgrade(transport& ws) {
   // A doomed session (dropped for backpressure, ended at the next timer tick) takes no new
   // transport: the client reconnects.
   if (!polling() || probe_ != nullptr || doomed_) return false;
@@ -139,17 +139,45 @@ bool session::begin_upgrade(connection& ws) {
   return true;
 }
 
-void session::on_probe_text(connection& ws, std::string_view packet) {
-  if (&ws != probe_ || state_ == state::closed) return;
-  if (doomed_) {
+void session::on_ws_message(transport& t, bool text, std::string_view payload) {
+  if (&t == probe_) {
+    if (!text) {
+      drop_probe();
+      arm_timer();
+      return;
+    }
+    return on_probe_text(payload);
+  }
+  CHATD_ASSERT(&t == conn_, "a message from a transport that carries another session");
+  if (text) return on_text(payload);
+  on_binary(payload);
+}
+
+void session::transport_gone(transport& t) {
+  if (&t == probe_) {
     probe_ = nullptr;
     probed_ = false;
-    ws.detach_session();
-    ws.close_ws(ws::close_code::normal);
+    arm_timer();
     return;
   }
+  CHATD_ASSERT(&t == conn_, "transport_gone from a transport that carries another session");
+  conn_ = nullptr;  // gone already: end() must not release or close it
+  end();
+}
+
+void session::drop_probe() {
+  transport* probe = probe_;
+  probe_ = nullptr;
+  probed_ = false;
+  probe->release();
+  probe->close(ws::close_code::normal, {});
+}
+
+void session::on_probe_text(std::string_view packet) {
+  if (state_ == state::closed) return;
+  if (doomed_) return drop_probe();
   if (packet == "2probe") {
-    ws.send(make_text_frame({"3probe"}));
+    probe_->send(make_text_frame({"3probe"}));
     probed_ = true;
     // The held GET returns (a noop if nothing else) so the client can pause polling; a GET that
     // arrives from now on is answered at once, for the same reason.
@@ -158,15 +186,12 @@ void session::on_probe_text(connection& ws, std::string_view packet) {
   }
   if (packet == "5") return finish_upgrade();
   log::debug("session {}: unexpected packet during the upgrade: closing the probe", eio_sid());
-  probe_ = nullptr;
-  probed_ = false;
-  ws.detach_session();
-  ws.close_ws(ws::close_code::normal);
+  drop_probe();
   arm_timer();
 }
 
 void session::finish_upgrade() {
-  connection* ws = probe_;
+  transport* ws = probe_;
   probe_ = nullptr;
   probed_ = false;
   if (poll_conn_ != nullptr) {
@@ -174,8 +199,8 @@ void session::finish_upgrade() {
     poll_conn_ = nullptr;
     held->answer_poll(std::string(1, static_cast<char>(eio::packet_type::noop)));
   }
+  // The probe already carries this session: from now on it is the session's transport.
   conn_ = ws;
-  ws->promote_session();
   // What polling had not delivered yet goes first on the WebSocket, in order: nothing is lost
   // or sent twice across the switch.
   std::vector<shared_bytes> rest;
@@ -185,13 +210,6 @@ void session::finish_upgrade() {
     if (!conn_->send(f)) break;
   }
   log::debug("session {}: upgraded to websocket", eio_sid());
-  arm_timer();
-}
-
-void session::probe_closed(connection& ws) {
-  if (probe_ != &ws) return;
-  probe_ = nullptr;
-  probed_ = false;
   arm_timer();
 }
 
@@ -225,11 +243,7 @@ void session::on_timer() {
   uint64_t now = uv_now(s->ctx_.loop);
   if (s->probe_ != nullptr && now >= s->upgrade_deadline_) {
     log::debug("session {}: upgrade timeout", s->eio_sid());
-    connection* probe = s->probe_;
-    s->probe_ = nullptr;
-    s->probed_ = false;
-    probe->detach_session();
-    probe->close_ws(ws::close_code::normal);
+    s->drop_probe();
   }
   if (s->state_ == state::handshaking && now >= s->connect_deadline_) {
     // As socket.io's connectTimeout: no namespace joined in time.
@@ -251,7 +265,7 @@ void session::fail(uint16_t ws_code, std::string_view why) {
   if (conn_ != nullptr) {
     // The connection's close ends the session (end()); until then nothing more is read.
     set_state(state::closing);
-    return conn_->close_ws(ws_code, why);
+    return conn_->close(ws_code, why);
   }
   end();  // polling: a held GET gets the close packet
 }
@@ -396,10 +410,10 @@ void session::end() {
     // The connection must not keep a pointer to a session freed at the next prepare. When the
     // connection's own close ended us this only detaches (it is closing already); when the
     // session ended on its own (a doomed session after an upgrade) the connection closes too.
-    connection* c = conn_;
+    transport* t = conn_;
     conn_ = nullptr;
-    c->detach_session();
-    c->close_ws(ws::close_code::normal);
+    t->release();
+    t->close(ws::close_code::normal, {});
   }
   if (poll_conn_ != nullptr) {
     connection* held = poll_conn_;
@@ -411,13 +425,7 @@ void session::end() {
     held->answer_poll(payload);
   }
   pending_.clear();
-  if (probe_ != nullptr) {
-    connection* probe = probe_;
-    probe_ = nullptr;
-    probed_ = false;
-    probe->detach_session();
-    probe->close_ws(ws::close_code::normal);
-  }
+  if (probe_ != nullptr) drop_probe();
   ctx_.timers.cancel(*this);
   ctx_.registry.retire(*this);
 }

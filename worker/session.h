@@ -41,6 +41,7 @@
 namespace chatd {
 
 class connection;
+class transport;
 
 // The heartbeat and deadlines run on the worker's timer wheel: the session is its own node.
 class session final : public member, private timer_node {
@@ -48,13 +49,18 @@ class session final : public member, private timer_node {
   enum class state : uint8_t { handshaking, connected, closing, closed };
 
   // The one way to make a session: created, owned by ctx.registry, and open (its open packet
-  // queued, its heartbeat running). `ws` is the WebSocket connection, or nullptr for a session
+  // queued, its heartbeat running). `ws` is the WebSocket transport, or nullptr for a session
   // opened by a polling handshake.
-  static session& create(session_context& ctx, connection* ws, std::string query_json,
+  static session& create(session_context& ctx, transport* ws, std::string query_json,
                          std::string channel, bool has_channel);
   ~session();
 
-  // An Engine.IO packet arrived as a WebSocket text message.
+  // A WebSocket message on `t`: the session's transport, or the probe of its upgrade.
+  void on_ws_message(transport& t, bool text, std::string_view payload);
+  // `t` is going away (its connection closed): the transport's end ends the session, a probe's
+  // end the upgrade.
+  void transport_gone(transport& t);
+  // An Engine.IO packet arrived as a text message (WebSocket) or in a POST body.
   void on_text(std::string_view packet);
   // A WebSocket binary message: a Socket.IO attachment.
   void on_binary(std::string_view data);
@@ -80,10 +86,7 @@ class session final : public member, private timer_node {
 
   // Upgrade: `ws` completed the WebSocket handshake carrying this sid. False if the session
   // cannot upgrade (not polling, or another probe in progress).
-  bool begin_upgrade(connection& ws);
-  // A text message on the probing WebSocket.
-  void on_probe_text(connection& ws, std::string_view packet);
-  void probe_closed(connection& ws);
+  bool begin_upgrade(transport& ws);
 
   std::string_view eio_sid() const { return {eio_sid_.data(), eio_sid_.size()}; }
   // Empty until the Socket.IO CONNECT is accepted.
@@ -99,8 +102,11 @@ class session final : public member, private timer_node {
   void accept_connect() override;
 
  private:
-  session(session_context& ctx, connection* ws, std::string query_json, std::string channel,
+  session(session_context& ctx, transport* ws, std::string query_json, std::string channel,
           bool has_channel);
+  void on_probe_text(std::string_view packet);
+  // Lets the probe go and closes it (refused, failed or timed out).
+  void drop_probe();
   void open();
   void set_state(state next);
   void on_socketio(std::string_view text);
@@ -119,7 +125,7 @@ class session final : public member, private timer_node {
  private:
 
   session_context& ctx_;
-  connection* conn_;
+  transport* conn_;  // the WebSocket transport; nullptr while polling
   // Session ids live inline: an idle session should cost no heap allocation it can avoid.
   std::array<char, 20> eio_sid_{};
   std::array<char, 20> sio_sid_{};
@@ -140,7 +146,7 @@ class session final : public member, private timer_node {
   std::vector<shared_bytes> pending_;
   size_t pending_bytes_ = 0;
   connection* poll_conn_ = nullptr;
-  connection* probe_ = nullptr;
+  transport* probe_ = nullptr;
   bool probed_ = false;  // the probe answered "3probe": GETs return at once (noop if need be)
   bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
   // A BINARY_EVENT waiting for its attachments.
