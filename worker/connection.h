@@ -75,6 +75,16 @@ class connection final : public transport, private ws::frame_handler {
   bool is_websocket() const { return phase_ == phase::websocket; }
   bool idle_http() const;
 
+  // The narrow HTTP API the router (worker/http_router.h) works through.
+  server& owner() { return srv_; }
+  // A complete response; closes after it unless keep-alive.
+  void respond(int status, std::string_view type, std::string_view body, bool keep_alive,
+               std::string_view extra = {});
+  // The 101 answer is queued: from now on the bytes are WebSocket frames.
+  void accept_websocket();
+  // Holds the current GET for `s` until it has something to send (answer_poll).
+  void hold_poll(session& s, bool keep_alive, std::string headers);
+
   // Called by the server only.
   void flush();
   void close_now();
@@ -104,6 +114,7 @@ class connection final : public transport, private ws::frame_handler {
 
   void on_data(char* data, size_t len);
   void on_http_data(char* data, size_t len);
+  void drain_http();
   void feed_websocket(char* data, size_t len);
   void consume(size_t bytes);
   void mark_dirty();
@@ -116,8 +127,6 @@ class connection final : public transport, private ws::frame_handler {
   bool on_ping(std::string_view payload) override;
   bool on_pong(std::string_view payload) override;
   bool on_close(uint16_t code, std::string_view reason) override;
-
-  friend struct http_handler;
 
   explicit connection(server& srv);
   ~connection() override;

@@ -1,27 +1,18 @@
-// HTTP on a client connection: requests parsed by Beast's parser fed from libuv reads, routed to
-// the Engine.IO endpoint (/socket.io/), /healthz, /metrics, or answered 404. A successful
-// WebSocket handshake switches the connection to frames and starts (or upgrades) its Engine.IO
-// session; long-polling GETs are held for their session, POSTs feed it. A request naming a session
-// of another worker slot moves, with its connection, to that worker as soon as its head is read.
+// HTTP on a client connection: requests parsed by Beast's parser fed from libuv reads and handed
+// to the router (worker/http_router.h) one by one, in order; a held long-polling GET is answered
+// before the requests behind it are read; a request naming a session of another worker slot
+// moves, with its connection, to that worker as soon as its head is read.
 
-#include "common/engineio.h"
 #include "common/log.h"
-#include "common/url_query.h"
 #include "worker/connection.h"
-#include "worker/demo_page.h"
 #include "worker/http_response.h"
+#include "worker/http_router.h"
 #include "worker/http_state.h"
-#include "worker/metrics.h"
 #include "worker/server.h"
 #include "worker/session.h"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/field.hpp>
-
-#include <fmt/format.h>
-
-#include <strings.h>
 
 #include <optional>
 
@@ -29,86 +20,21 @@ namespace chatd {
 
 namespace http = boost::beast::http;
 
-namespace {
-
-bool header_has_token(std::string_view value, std::string_view token) {
-  // Comma-separated, case-insensitive token lists (Connection: keep-alive, Upgrade).
-  size_t pos = 0;
-  while (pos <= value.size()) {
-    size_t end = value.find(',', pos);
-    if (end == std::string_view::npos) end = value.size();
-    std::string_view t = value.substr(pos, end - pos);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (t.size() == token.size() && strncasecmp(t.data(), token.data(), t.size()) == 0) return true;
-    pos = end + 1;
-  }
-  return false;
-}
-
-using request = http::request<http::string_body>;
-
-// The slot owning the session a request names, when it is not ours and we can reach it.
-std::optional<unsigned> foreign_slot(server& srv, const request& req) {
-  auto [path, query] = split_target(req.target());
-  if (path != "/socket.io/") return std::nullopt;
-  url_query q = parse_url_query(query);
-  const std::string* sid = q.get("sid");
-  if (sid == nullptr) return std::nullopt;
-  std::optional<unsigned> slot = eio::sid_slot(*sid);
-  if (!slot || *slot == srv.slot() || !srv.can_hand_over(*slot)) return std::nullopt;
-  return slot;
-}
-
-// CORS (as the npm `cors` middleware engine.io uses, for the configured origins) and
-// no-store, for every Engine.IO answer.
-std::string eio_headers(const config& cfg, const request& req) {
-  std::string out = "Cache-Control: no-store\r\n";
-  if (cfg.allowed_origins.empty()) return out;
-  auto it = req.find(http::field::origin);
-  if (it == req.end()) return out;
-  std::string_view origin = it->value();
-  bool allowed = false;
-  for (const std::string& o : cfg.allowed_origins) {
-    if (o == "*" || o == origin) allowed = true;
-  }
-  if (!allowed) return out;
-  out += fmt::format("Access-Control-Allow-Origin: {}\r\nAccess-Control-Allow-Credentials: true\r\n"
-                     "Vary: Origin\r\n", origin);
-  return out;
-}
-
-
-}  // namespace
-
-struct http_handler {
-  static void drain(connection& c);
-  static void handle(connection& c, request& req);
-  static void engineio(connection& c, request& req, std::string_view query);
-  static void polling(connection& c, request& req, session* s, const url_query& q,
-                      const std::string& extra);
-  static bool ws_accept(connection& c, request& req);
-  static void respond(connection& c, int status, std::string_view type, std::string_view body,
-                      bool keep_alive, std::string_view extra = {});
-  static void eio_error(connection& c, eio::error_code code, bool upgrade, bool keep_alive,
-                        std::string_view extra = {});
-};
-
 void connection::on_http_data(char* data, size_t len) {
   if (!http_) http_ = std::make_unique<http_state>();
   http_->buf.append(data, len);
-  http_handler::drain(*this);
+  drain_http();
 }
 
-void http_handler::drain(connection& c) {
-  const config& cfg = c.srv_.cfg();
-  while (!c.closing() && c.phase_ == connection::phase::http && c.http_ && !c.http_->buf.empty()) {
-    if (c.poll_session_ != nullptr || c.handover_slot_ >= 0) {
+void connection::drain_http() {
+  const config& cfg = srv_.cfg();
+  while (!closing() && phase_ == phase::http && http_ && !http_->buf.empty()) {
+    if (poll_session_ != nullptr || handover_slot_ >= 0) {
       // A held GET is answered first (HTTP/1.1 answers in order); the rest waits for it.
-      c.resume_http_ = true;
+      resume_http_ = true;
       return;
     }
-    http_state& st = *c.http_;
+    http_state& st = *http_;
     if (!st.parser) {
       st.parser.emplace();
       st.parser->header_limit(cfg.max_header_size);
@@ -127,11 +53,11 @@ void http_handler::drain(connection& c) {
     }
     if ((!ec || ec == http::error::need_more) && !st.routed && st.parser->is_header_done()) {
       st.routed = true;
-      if (std::optional<unsigned> slot = foreign_slot(c.srv_, st.parser->get())) {
-        c.handover_slot_ = static_cast<int>(*slot);
-        uv_read_stop(c.stream());
+      if (std::optional<unsigned> slot = foreign_slot(srv_, st.parser->get())) {
+        handover_slot_ = static_cast<int>(*slot);
+        uv_read_stop(stream());
         // Answers still queued go out first; the flush that empties the queue hands over.
-        if (c.out_head_ == c.out_.size() && !c.writing_) c.do_handover();
+        if (out_head_ == out_.size() && !writing_) do_handover();
         return;
       }
       st.buf.erase(0, st.held);
@@ -146,22 +72,22 @@ void http_handler::drain(connection& c) {
       if (ec == http::error::header_limit) status = 431;
       if (ec == http::error::body_limit) status = 413;
       log::debug("bad HTTP request: {}", ec.message());
-      respond(c, status, "text/plain", http_reason(status), false);
+      respond(status, "text/plain", http_reason(status), false);
       return;
     }
     if (!st.parser->is_done()) continue;
     request req = st.parser->release();
     st.parser.reset();
-    handle(c, req);
-    if (c.phase_ == connection::phase::websocket) {
+    route_request(*this, req);
+    if (phase_ == phase::websocket) {
       // Bytes after the handshake are already WebSocket frames.
-      std::string rest = std::move(c.http_->buf);
-      c.http_.reset();
-      if (!rest.empty()) c.feed_websocket(rest.data(), rest.size());
+      std::string rest = std::move(http_->buf);
+      http_.reset();
+      if (!rest.empty()) feed_websocket(rest.data(), rest.size());
       return;
     }
   }
-  if (c.http_ && c.http_->idle()) c.http_.reset();  // keep-alive clients hold nothing between requests
+  if (http_ && http_->idle()) http_.reset();  // keep-alive clients hold nothing between requests
 }
 
 void connection::do_handover() {
@@ -174,13 +100,13 @@ void connection::do_handover() {
     srv_.close_soon(*this);
     return;
   }
-  http_handler::respond(*this, 503, "text/plain", "Service Unavailable", false);
+  respond(503, "text/plain", "Service Unavailable", false);
 }
 
-void http_handler::respond(connection& c, int status, std::string_view type, std::string_view body,
-                           bool keep_alive, std::string_view extra) {
-  c.send(make_bytes(http_response(status, type, body, keep_alive, extra)));
-  if (!keep_alive) c.close_after_flush();
+void connection::respond(int status, std::string_view type, std::string_view body, bool keep_alive,
+                         std::string_view extra) {
+  send(make_bytes(http_response(status, type, body, keep_alive, extra)));
+  if (!keep_alive) close_after_flush();
 }
 
 void connection::answer_poll(std::string_view payload) {
@@ -196,162 +122,15 @@ void connection::answer_poll(std::string_view payload) {
   }
 }
 
-void http_handler::handle(connection& c, request& req) {
-  auto [path, query] = split_target(req.target());
-  bool keep_alive = req.keep_alive();
-  // engine.io matches the "/socket.io/" prefix; "/socket.io" alone is some other path.
-  if (path == "/socket.io/") {
-    engineio(c, req, query);
-    return;
-  }
-  bool get = req.method() == http::verb::get || req.method() == http::verb::head;
-  if (path == "/healthz") {
-    if (!get) return respond(c, 405, "text/plain", "Method Not Allowed", keep_alive, "Allow: GET\r\n");
-    std::string body = render_health(c.srv_.segment(), c.srv_.stats(), c.srv_.slot());
-    return respond(c, 200, "application/json", body, keep_alive, "Cache-Control: no-store\r\n");
-  }
-  if (path == "/metrics") {
-    if (!get) return respond(c, 405, "text/plain", "Method Not Allowed", keep_alive, "Allow: GET\r\n");
-    if (c.srv_.segment() == nullptr) return respond(c, 503, "text/plain", "no stats segment", keep_alive);
-    std::string body = render_metrics(*c.srv_.segment());
-    return respond(c, 200, "text/plain; version=0.0.4", body, keep_alive);
-  }
-  if (path == "/" || path == "/index.html") {
-    if (!get) return respond(c, 405, "text/plain", "Method Not Allowed", keep_alive, "Allow: GET\r\n");
-    return respond(c, 200, "text/html; charset=utf-8", demo_page(), keep_alive);
-  }
-  respond(c, 404, "text/plain", "Not Found", keep_alive);
+void connection::accept_websocket() {
+  phase_ = phase::websocket;
+  ws_ = std::make_unique<ws::frame_parser>(srv_.cfg().max_payload);
 }
 
-void http_handler::eio_error(connection& c, eio::error_code code, bool upgrade, bool keep_alive,
-                             std::string_view extra) {
-  if (upgrade) {
-    // As engine.io's abortUpgrade: a plain-text 400 and the connection closed.
-    std::string_view msg = eio::error_message(code);
-    std::string out = fmt::format(
-        "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\n"
-        "Content-Length: {}\r\n\r\n{}",
-        msg.size(), msg);
-    c.send(make_bytes(std::move(out)));
-    c.close_after_flush();
-    return;
-  }
-  respond(c, eio::error_http_status(code), "application/json", eio::error_body(code), keep_alive,
-          extra);
-}
-
-bool http_handler::ws_accept(connection& c, request& req) {
-  auto conn_it = req.find(http::field::connection);
-  auto key_it = req.find(http::field::sec_websocket_key);
-  auto version_it = req.find(http::field::sec_websocket_version);
-  if (conn_it == req.end() || !header_has_token(conn_it->value(), "upgrade") ||
-      key_it == req.end() || key_it->value().empty()) {
-    eio_error(c, eio::error_code::bad_request, true, false);
-    return false;
-  }
-  if (version_it == req.end() || version_it->value() != "13") {
-    c.send(make_bytes(http_response(426, "text/plain", "Upgrade Required", false,
-                                    "Sec-WebSocket-Version: 13\r\n")));
-    c.close_after_flush();
-    return false;
-  }
-  std::string accept = ws::accept_key(key_it->value());
-  c.send(make_bytes(fmt::format(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: {}\r\n\r\n",
-      accept)));
-  c.phase_ = connection::phase::websocket;
-  c.ws_ = std::make_unique<ws::frame_parser>(c.srv_.cfg().max_payload);
-  return true;
-}
-
-void http_handler::engineio(connection& c, request& req, std::string_view query_text) {
-  const config& cfg = c.srv_.cfg();
-  bool keep_alive = req.keep_alive();
-  auto upgrade_it = req.find(http::field::upgrade);
-  bool upgrade = upgrade_it != req.end() && header_has_token(upgrade_it->value(), "websocket");
-  url_query q = parse_url_query(query_text);
-  std::string extra = eio_headers(cfg, req);
-
-  if (req.method() == http::verb::options && !cfg.allowed_origins.empty()) {
-    // CORS preflight, answered for every Engine.IO path as the cors middleware does.
-    std::string pre = extra;
-    pre += "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n";
-    if (auto h = req.find(http::field::access_control_request_headers); h != req.end()) {
-      pre += fmt::format("Access-Control-Allow-Headers: {}\r\nVary: Access-Control-Request-Headers\r\n",
-                         std::string_view(h->value()));
-    }
-    return respond(c, 204, "text/plain", "", keep_alive, pre);
-  }
-
-  const std::string* transport = q.get("transport");
-  if (transport == nullptr || (*transport != "websocket" && *transport != "polling")) {
-    return eio_error(c, eio::error_code::transport_unknown, upgrade, keep_alive, extra);
-  }
-  bool ws = *transport == "websocket";
-  if (const std::string* sid = q.get("sid")) {
-    session* s = c.srv_.find_session(*sid);
-    if (s == nullptr) return eio_error(c, eio::error_code::session_id_unknown, upgrade, keep_alive, extra);
-    if (ws) {
-      if (!upgrade) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
-      if (!s->polling()) {
-        // Upgraded already, or opened on WebSocket: a second WebSocket for the sid is closed.
-        return eio_error(c, eio::error_code::bad_request, true, false);
-      }
-      if (!ws_accept(c, req)) return;
-      if (s->begin_upgrade(c)) {
-        c.carry(*s);
-      } else {
-        c.close_ws(ws::close_code::normal);
-      }
-      return;
-    }
-    if (!s->polling()) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
-    return polling(c, req, s, q, extra);
-  }
-  if (req.method() != http::verb::get) {
-    return eio_error(c, eio::error_code::bad_handshake_method, upgrade, keep_alive, extra);
-  }
-  const std::string* eio_version = q.get("EIO");
-  if (eio_version == nullptr || *eio_version != "4") {
-    return eio_error(c, eio::error_code::unsupported_protocol_version, upgrade, keep_alive, extra);
-  }
-  if (ws && !upgrade) {
-    return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
-  }
-  if (ws && !ws_accept(c, req)) return;
-
-  const std::string* channel = q.get("channel");
-  bool has_channel = channel != nullptr && !channel->empty();
-  session& s = session::create(c.srv_.session_ctx(), ws ? &c : nullptr, q.to_json(),
-                               has_channel ? *channel : std::string(), has_channel);
-  if (ws) c.carry(s);
-  if (!ws) polling(c, req, &s, q, extra);
-}
-
-void http_handler::polling(connection& c, request& req, session* s, const url_query& q,
-                           const std::string& extra) {
-  bool keep_alive = req.keep_alive();
-  if (req.method() == http::verb::get) {
-    if (!s->attach_poll(c)) {
-      return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
-    }
-    c.poll_session_ = s;
-    c.poll_keep_alive_ = keep_alive;
-    c.poll_headers_ = extra;
-    return;
-  }
-  if (req.method() == http::verb::post) {
-    auto type = req.find(http::field::content_type);
-    if (type != req.end() && type->value().starts_with("application/octet-stream")) {
-      // Engine.IO v4 sends binary as base64 text: a binary body is a v3 client or a forgery.
-      return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
-    }
-    s->on_poll_data(req.body());
-    return respond(c, 200, "text/html", "ok", keep_alive, extra);
-  }
-  (void)q;
-  respond(c, 500, "text/plain", "Internal Server Error", keep_alive, extra);
+void connection::hold_poll(session& s, bool keep_alive, std::string headers) {
+  poll_session_ = &s;
+  poll_keep_alive_ = keep_alive;
+  poll_headers_ = std::move(headers);
 }
 
 }  // namespace chatd
