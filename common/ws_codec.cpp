@@ -6,12 +6,12 @@
 
 #include "common/ws_codec.h"
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/detail/sha1.hpp>
 
 #include <algorithm>
 #include <cstring>
 
+#include "common/base64.h"
 #include "common/utf8.h"
 
 namespace chatd::ws {
@@ -359,9 +359,7 @@ std::string accept_key(std::string_view sec_websocket_key) {
   detail::update(ctx, guid.data(), guid.size());
   unsigned char digest[detail::sha1_context::digest_size];
   detail::finish(ctx, digest);
-  std::string out(detail::base64::encoded_size(sizeof digest), '\0');
-  out.resize(detail::base64::encode(out.data(), digest, sizeof digest));
-  return out;
+  return base64::encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 }  // namespace chatd::ws

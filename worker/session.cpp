@@ -2,6 +2,7 @@
 
 #include "worker/session.h"
 
+#include "common/base64.h"
 #include "common/engineio.h"
 #include "common/log.h"
 #include "common/socketio.h"
@@ -82,7 +83,7 @@ void session::on_poll_data(std::string_view payload) {
   eio::for_each_packet(payload, [&](std::string_view p) {
     if (ended_ || !polling()) return;
     if (!p.empty() && p[0] == 'b') {
-      std::optional<std::string> bytes = eio::base64_decode(p.substr(1));
+      std::optional<std::string> bytes = base64::decode(p.substr(1));
       if (!bytes) return fail(ws::close_code::protocol_error, "bad base64 packet");
       return on_binary(*bytes);
     }

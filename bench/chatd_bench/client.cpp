@@ -2,6 +2,7 @@
 
 #include "bench/chatd_bench/client.h"
 
+#include "common/base64.h"
 #include "common/engineio.h"
 
 #include <netinet/in.h>
@@ -133,7 +134,7 @@ void client::send_upgrade_request() {
     uint32_t r = ctx_.random32();
     std::memcpy(raw + i, &r, 4);
   }
-  const std::string key = eio::base64_encode(std::string_view(raw, sizeof raw));
+  const std::string key = base64::encode(std::string_view(raw, sizeof raw));
   const options& o = *ctx_.opts;
   std::string req = fmt::format(
       "GET {}?EIO=4&transport=websocket&channel={}-{}&userId=u{} HTTP/1.1\r\n"
