@@ -19,6 +19,8 @@
 #include "common/bus_wire.h"
 
 #include "common/json_text.h"
+#include "common/js_key_order.h"
+#include "common/json_unicode.h"
 #include "common/placeholder.h"
 #include "common/utf8.h"
 
@@ -79,24 +81,6 @@ namespace {
 // JavaScript's own-key order, shared by the encoder (JSON.parse then notepack) and the decoder
 // (notepack then JSON.stringify).
 
-// An "array index" key: canonical decimal, at most 2^32 - 2. V8 lists these first, ascending.
-std::optional<uint32_t> array_index(std::string_view key) {
-  if (key.empty() || key.size() > 10 || (key.size() > 1 && key[0] == '0')) {
-    return std::nullopt;
-  }
-  uint64_t v = 0;
-  for (char c : key) {
-    if (c < '0' || c > '9') {
-      return std::nullopt;
-    }
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > 0xfffffffeULL) {
-    return std::nullopt;
-  }
-  return static_cast<uint32_t>(v);
-}
-
 template <class V>
 struct keyed {
   std::string_view key;
@@ -109,11 +93,9 @@ struct keyed {
 template <class V>
 void js_key_order(std::vector<keyed<V>>& entries) {
   constexpr size_t k_linear_max = 16;
-  bool any_index = false;
   bool any_dup = false;
   if (entries.size() <= k_linear_max) {
     for (size_t i = 0; i < entries.size(); ++i) {
-      any_index = any_index || array_index(entries[i].key).has_value();
       for (size_t j = 0; j < i && !any_dup; ++j) {
         any_dup = entries[j].key == entries[i].key;
       }
@@ -122,7 +104,6 @@ void js_key_order(std::vector<keyed<V>>& entries) {
     std::unordered_map<std::string_view, size_t> seen;
     seen.reserve(entries.size());
     for (auto& e : entries) {
-      any_index = any_index || array_index(e.key).has_value();
       any_dup = !seen.emplace(e.key, 0).second || any_dup;
     }
   }
@@ -140,16 +121,7 @@ void js_key_order(std::vector<keyed<V>>& entries) {
     }
     entries.swap(unique);
   }
-  if (any_index) {
-    std::stable_sort(entries.begin(), entries.end(), [](const keyed<V>& a, const keyed<V>& b) {
-      auto ia = array_index(a.key);
-      auto ib = array_index(b.key);
-      if (ia && ib) {
-        return *ia < *ib;
-      }
-      return ia.has_value() && !ib.has_value();
-    });
-  }
+  sort_js_key_order(entries.begin(), entries.end(), [](const keyed<V>& e) { return e.key; });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,28 +371,6 @@ bool integer_fits_64(std::string_view digits, bool negative) {
   return digits <= limit;
 }
 
-int hex4(std::string_view s, size_t at) {
-  if (at + 4 > s.size()) {
-    return -1;
-  }
-  int v = 0;
-  for (size_t i = at; i < at + 4; ++i) {
-    const char c = s[i];
-    int d = 0;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return -1;
-    }
-    v = v * 16 + d;
-  }
-  return v;
-}
-
 std::string js_compatible_json(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 16);
@@ -432,26 +382,8 @@ std::string js_compatible_json(std::string_view s) {
       if (c == '"') {
         in_string = false;
       } else if (c == '\\' && i + 1 < s.size()) {
-        if (s[i + 1] != 'u') {
-          out.append(s.substr(i, 2));
-          i += 2;
-          continue;
-        }
-        const int unit = hex4(s, i + 2);
-        if (unit >= 0xd800 && unit <= 0xdbff && i + 7 < s.size() && s[i + 6] == '\\' &&
-            s[i + 7] == 'u') {
-          const int low = hex4(s, i + 8);
-          if (low >= 0xdc00 && low <= 0xdfff) {
-            out.append(s.substr(i, 12));
-            i += 12;
-            continue;
-          }
-        }
-        if (unit >= 0xd800 && unit <= 0xdfff) {
-          out += "\\ufffd";
-          i += 6;
-          continue;
-        }
+        // An escape is copied whole so an escaped quote does not end the string; lone surrogate
+        // escapes are repaired once the whole text is copied (in place, same length).
         out.append(s.substr(i, 2));
         i += 2;
         continue;
@@ -483,6 +415,7 @@ std::string js_compatible_json(std::string_view s) {
     out += c;
     ++i;
   }
+  neutralize_lone_surrogates(out.data(), out.size());
   return out;
 }
 

@@ -21,6 +21,8 @@
 #include <set>
 #include <string_view>
 
+#include "common/hex.h"
+
 namespace chatd {
 namespace {
 
@@ -533,13 +535,6 @@ class loader {
 // ---------------------------------------------------------------------------------------------
 // Redis URLs.
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Percent-decodes `in`; `what` names the part for the error.
 expected<std::string> percent_decode(std::string_view in, std::string_view what) {
   std::string out;
@@ -549,13 +544,12 @@ expected<std::string> percent_decode(std::string_view in, std::string_view what)
       out.push_back(in[i]);
       continue;
     }
-    int hi = i + 2 < in.size() ? hex_value(in[i + 1]) : -1;
-    int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
-    if (hi < 0 || lo < 0) {
+    int byte = hex_byte(in, i + 1);
+    if (byte < 0) {
       return unexpected{fmt::format("bad percent-escape in the {} (expected %XX with two hex digits)",
                                     what)};
     }
-    out.push_back(static_cast<char>(hi * 16 + lo));
+    out.push_back(static_cast<char>(byte));
     i += 2;
   }
   return out;

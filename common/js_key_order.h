@@ -1,0 +1,43 @@
+#pragma once
+// JavaScript's own-key order, the one rule for it: V8 lists an object's "array index" keys first,
+// in ascending numeric order, then the other keys in the order they were added; JSON.stringify and
+// notepack follow it. chatd's JSON (the handshake query, bus payloads) must come out in that
+// order to equal a Node server's byte for byte.
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace chatd {
+
+// The key as an array index: canonical decimal (no sign, no leading zero but "0" itself), at most
+// 2^32 - 2. nullopt for any other key.
+constexpr std::optional<uint32_t> js_array_index(std::string_view key) {
+  if (key.empty() || key.size() > 10 || (key.size() > 1 && key[0] == '0')) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > 0xFFFFFFFEull) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+// Reorders [first, last) into own-key order; `key_of(element)` gives its key. Keys must already
+// be distinct (a repeated key keeps its first place: collapse repeats before). Stable, and
+// nothing is moved when no key is an array index (the usual chat payload).
+template <class It, class KeyOf>
+void sort_js_key_order(It first, It last, KeyOf key_of) {
+  bool any_index =
+      std::any_of(first, last, [&](const auto& e) { return js_array_index(key_of(e)).has_value(); });
+  if (!any_index) return;
+  std::stable_sort(first, last, [&](const auto& a, const auto& b) {
+    auto ia = js_array_index(key_of(a));
+    auto ib = js_array_index(key_of(b));
+    if (ia && ib) return *ia < *ib;
+    return ia.has_value() && !ib.has_value();
+  });
+}
+
+}  // namespace chatd
