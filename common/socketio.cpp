@@ -408,17 +408,48 @@ bool valid_placeholders(std::string_view data, size_t attachments) {
   return placeholders_ok(root, attachments);
 }
 
-std::string encode_event(std::string_view event, std::string_view arg_json) {
+std::string event_head(std::string_view event) {
   std::string out;
-  out.reserve(8 + event.size() + arg_json.size());
+  out.reserve(6 + event.size());
   out.append("42[");
   append_json_string(out, event);
-  if (!arg_json.empty()) {
-    out.push_back(',');
-    out.append(arg_json);
-  }
-  out.push_back(']');
+  out.push_back(',');
   return out;
+}
+
+std::string encode_event(std::string_view event, std::string_view arg_json) {
+  std::string out = event_head(event);
+  if (arg_json.empty()) {
+    out.back() = ']';  // no argument: 42["<event>"]
+    return out;
+  }
+  out.append(arg_json).append(event_tail);
+  return out;
+}
+
+std::string event_data(std::string_view event, std::string_view arg_json) {
+  std::string out;
+  out.reserve(event.size() + arg_json.size() + 6);
+  out.push_back('[');
+  append_json_string(out, event);
+  out.push_back(',');
+  out.append(arg_json).append(event_tail);
+  return out;
+}
+
+std::string binary_event_head(size_t attachments) {
+  std::string out(type_prefix(packet_type::binary_event));
+  out.append(std::to_string(attachments)).push_back('-');
+  return out;
+}
+
+std::string encode_empty_ack(int64_t ack_id) { return encode(packet_type::ack, "/", "[]", ack_id); }
+
+std::string encode_connect_error(std::string_view nsp, std::string_view message) {
+  std::string body = "{\"message\":";
+  append_json_string(body, message);
+  body.push_back('}');
+  return encode(packet_type::connect_error, nsp, body);
 }
 
 }  // namespace chatd::sio

@@ -288,14 +288,12 @@ void session::on_socketio(std::string_view text) {
 
 void session::on_connect_packet(std::string_view nsp) {
   if (nsp != "/") {
-    send(make_text_frame({sio::encode(sio::packet_type::connect_error, nsp,
-                                      R"({"message":"Invalid namespace"})")}));
+    send(make_text_frame({sio::encode_connect_error(nsp, "Invalid namespace")}));
     return;
   }
   if (!has_channel_) {
-    send(make_text_frame({sio::encode(
-        sio::packet_type::connect_error, "/",
-        R"json({"message":"missing channel: connect with io(url, {query: {channel, userId}})"})json")}));
+    send(make_text_frame({sio::encode_connect_error(
+        "/", "missing channel: connect with io(url, {query: {channel, userId}})")}));
     return;
   }
   std::string sid = eio::make_sid(srv_.slot());
@@ -306,14 +304,14 @@ void session::on_connect_packet(std::string_view nsp) {
   arm_timer();
 }
 
-void session::send_connect_reply() { send(make_text_frame({"40{\"sid\":\"", sio_sid(), "\"}"})); }
+void session::send_connect_reply() { send(make_text_frame({sio::connect_reply_head, sio_sid(), sio::connect_reply_tail})); }
 
 void session::on_event(std::string_view data, int64_t ack_id) {
   std::optional<sio::event_args> ev = sio::split_event(data);
   if (!ev) return fail(ws::close_code::protocol_error, "malformed EVENT");
   if (ev->name == "message") {
     srv_.gateway().on_message(*this, ev->first_arg);
-    if (ack_id >= 0) send(make_text_frame({fmt::format("43{}[]", ack_id)}));
+    if (ack_id >= 0) send(make_text_frame({sio::encode_empty_ack(ack_id)}));
   }
   // Other events have no handler in the seed's gateway: ignored, as socket.io does.
 }
@@ -337,7 +335,7 @@ void session::finish_binary() {
     std::optional<sio::event_args> ev = sio::split_event(p->data);
     if (ev && ev->name == "message") {
       srv_.gateway().on_binary_message(*this, ev->first_arg, std::move(b->parts));
-      if (p->ack_id >= 0) send(make_text_frame({fmt::format("43{}[]", p->ack_id)}));
+      if (p->ack_id >= 0) send(make_text_frame({sio::encode_empty_ack(p->ack_id)}));
     }
   }
 }
