@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace chatd {
 
@@ -38,6 +40,51 @@ void sort_js_key_order(It first, It last, KeyOf key_of) {
     if (ia && ib) return *ia < *ib;
     return ia.has_value() && !ib.has_value();
   });
+}
+
+// One member of an object being built, shared by the bus encoder (JSON.parse then notepack) and
+// decoder (notepack then JSON.stringify).
+template <class V>
+struct js_entry {
+  std::string_view key;
+  V value;
+};
+
+// Turns `entries`, in the order they were read, into the object JavaScript would hold: repeated
+// keys collapsed (first position, last value), then own-key order. Small objects (the usual chat
+// payload) take the quadratic path, which allocates nothing.
+template <class V>
+void js_object_order(std::vector<js_entry<V>>& entries) {
+  constexpr size_t k_linear_max = 16;
+  bool any_dup = false;
+  if (entries.size() <= k_linear_max) {
+    for (size_t i = 0; i < entries.size() && !any_dup; ++i) {
+      for (size_t j = 0; j < i && !any_dup; ++j) {
+        any_dup = entries[j].key == entries[i].key;
+      }
+    }
+  } else {
+    std::unordered_map<std::string_view, size_t> seen;
+    seen.reserve(entries.size());
+    for (auto& e : entries) {
+      any_dup = !seen.emplace(e.key, 0).second || any_dup;
+    }
+  }
+  if (any_dup) {
+    std::vector<js_entry<V>> unique;
+    unique.reserve(entries.size());
+    std::unordered_map<std::string_view, size_t> where;
+    for (auto& e : entries) {
+      auto [it, fresh] = where.emplace(e.key, unique.size());
+      if (fresh) {
+        unique.push_back(e);
+      } else {
+        unique[it->second].value = e.value;
+      }
+    }
+    entries.swap(unique);
+  }
+  sort_js_key_order(entries.begin(), entries.end(), [](const js_entry<V>& e) { return e.key; });
 }
 
 }  // namespace chatd
