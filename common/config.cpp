@@ -4,11 +4,13 @@
 // so a range is written once. yaml-cpp throws; nothing thrown here leaves a public function.
 
 #include "common/config.h"
+#include "common/limits.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -141,7 +143,7 @@ constexpr numeric_key k_numeric_keys[] = {
   {"listen.backlog", value_form::integer, 1, 65535,
    [](const config& c) -> int64_t { return c.listen_backlog; },
    [](config& c, int64_t v) { c.listen_backlog = static_cast<int>(v); }},
-  {"workers", value_form::integer, 0, 128,
+  {"workers", value_form::integer, 0, k_max_workers,
    [](const config& c) -> int64_t { return c.workers; },
    [](config& c, int64_t v) { c.workers = static_cast<int>(v); }},
   {"redis.connect_timeout", value_form::duration, 1, k_hour,
@@ -304,11 +306,10 @@ std::optional<std::string> check_origin(std::string_view text, size_t index) {
       index, text);
 }
 
-constexpr std::string_view k_level_names[] = {"debug", "info", "warn", "error"};
-
 std::optional<std::string> check_log_level(std::string_view text, log::level& out) {
   if (log::parse_level(text, out)) return std::nullopt;
-  return fmt::format("log.level: expected one of debug, info, warn, error, got '{}'", text);
+  return fmt::format("log.level: expected one of {}, got '{}'", fmt::join(log::level_names, ", "),
+                     text);
 }
 
 // Optimal string alignment distance: a swapped pair ("prot" for "port") counts as one edit.
@@ -538,7 +539,7 @@ int config::worker_count() const {
   if (workers > 0) return workers;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   // Same ceiling as an explicit `workers`, so a huge machine does not fork past what is tested.
-  return static_cast<int>(std::clamp<long>(cpus, 1, 128));
+  return static_cast<int>(std::clamp<long>(cpus, 1, k_max_workers));
 }
 
 std::string config_error::message() const {
@@ -608,7 +609,7 @@ expected<config, config_error> validate_config(config c, const std::string& sour
       if (auto reason = check_origin(c.allowed_origins[i], i)) return fail(std::move(*reason));
     }
     int level = static_cast<int>(c.log_level);
-    if (level < 0 || level >= static_cast<int>(std::size(k_level_names))) {
+    if (level < 0 || level >= static_cast<int>(log::level_names.size())) {
       return fail(fmt::format("log.level: {} is not a log level", level));
     }
     // Heartbeats: ranges already demand both be positive; a zero would mean a timer that fires
