@@ -29,11 +29,8 @@ bool msgpack_writer::bin(std::string_view b) {
   return true;
 }
 
-bool msgpack_writer::sized_header(size_t n, uint8_t tag8, uint8_t tag16, uint8_t tag32) {
-  if (n < 0x100) {
-    byte(tag8);
-    be(n, 1);
-  } else if (n < 0x10000) {
+bool msgpack_writer::wide_header(size_t n, uint8_t tag16, uint8_t tag32) {
+  if (n < 0x10000) {
     byte(tag16);
     be(n, 2);
   } else if (n <= 0xffffffffULL) {
@@ -42,6 +39,13 @@ bool msgpack_writer::sized_header(size_t n, uint8_t tag8, uint8_t tag16, uint8_t
   } else {
     return false;
   }
+  return true;
+}
+
+bool msgpack_writer::sized_header(size_t n, uint8_t tag8, uint8_t tag16, uint8_t tag32) {
+  if (n >= 0x100) return wide_header(n, tag16, tag32);
+  byte(tag8);
+  be(n, 1);
   return true;
 }
 
@@ -105,17 +109,8 @@ void msgpack_writer::number(double d) {
 }
 
 bool msgpack_writer::count_header(size_t n, uint8_t fix, uint8_t tag16, uint8_t tag32) {
-  if (n < 0x10) {
-    byte(static_cast<uint8_t>(fix | n));
-  } else if (n < 0x10000) {
-    byte(tag16);
-    be(n, 2);
-  } else if (n <= 0xffffffffULL) {
-    byte(tag32);
-    be(n, 4);
-  } else {
-    return false;
-  }
+  if (n >= 0x10) return wide_header(n, tag16, tag32);
+  byte(static_cast<uint8_t>(fix | n));
   return true;
 }
 

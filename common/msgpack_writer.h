@@ -34,9 +34,11 @@ class msgpack_writer {
   void byte(uint8_t b) { out_.push_back(static_cast<char>(b)); }
   // `v` big-endian in its low `bytes` bytes.
   void be(uint64_t v, int bytes);
+  // The 16/32-bit length forms every sized family shares; false past 32 bits.
+  bool wide_header(size_t n, uint8_t tag16, uint8_t tag32);
   // The 8/16/32-bit length forms shared by str and bin.
   bool sized_header(size_t n, uint8_t tag8, uint8_t tag16, uint8_t tag32);
-  // The 16/32-bit forms of array and map headers (the fix form is tested by the caller).
+  // The fix/16/32-bit forms of array and map headers.
   bool count_header(size_t n, uint8_t fix, uint8_t tag16, uint8_t tag32);
 
   std::string& out_;
