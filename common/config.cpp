@@ -4,12 +4,13 @@
 // so a range is written once. yaml-cpp throws; nothing thrown here leaves a public function.
 
 #include "common/config.h"
+#include "common/limits.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -142,7 +143,7 @@ constexpr numeric_key k_numeric_keys[] = {
   {"listen.backlog", value_form::integer, 1, 65535,
    [](const config& c) -> int64_t { return c.listen_backlog; },
    [](config& c, int64_t v) { c.listen_backlog = static_cast<int>(v); }},
-  {"workers", value_form::integer, 0, 128,
+  {"workers", value_form::integer, 0, k_max_workers,
    [](const config& c) -> int64_t { return c.workers; },
    [](config& c, int64_t v) { c.workers = static_cast<int>(v); }},
   {"redis.connect_timeout", value_form::duration, 1, k_hour,
@@ -305,11 +306,10 @@ std::optional<std::string> check_origin(std::string_view text, size_t index) {
       index, text);
 }
 
-constexpr std::string_view k_level_names[] = {"debug", "info", "warn", "error"};
-
 std::optional<std::string> check_log_level(std::string_view text, log::level& out) {
   if (log::parse_level(text, out)) return std::nullopt;
-  return fmt::format("log.level: expected one of debug, info, warn, error, got '{}'", text);
+  return fmt::format("log.level: expected one of {}, got '{}'", fmt::join(log::level_names, ", "),
+                     text);
 }
 
 // Optimal string alignment distance: a swapped pair ("prot" for "port") counts as one edit.
@@ -530,244 +530,16 @@ class loader {
   config cfg_;
 };
 
-// ---------------------------------------------------------------------------------------------
-// Redis URLs.
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes `in`; `what` names the part for the error.
-expected<std::string> percent_decode(std::string_view in, std::string_view what) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    int hi = i + 2 < in.size() ? hex_value(in[i + 1]) : -1;
-    int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
-    if (hi < 0 || lo < 0) {
-      return unexpected{fmt::format("bad percent-escape in the {} (expected %XX with two hex digits)",
-                                    what)};
-    }
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
-std::optional<std::string> parse_db(std::string_view text, int& out) {
-  int64_t v = 0;
-  if (text.empty() || text.front() == '-' || text.front() == '+' ||
-      parse_int64(text, v) != number_status::ok || v > INT_MAX) {
-    return fmt::format("database '{}' is not a non-negative integer", text);
-  }
-  out = static_cast<int>(v);
-  return std::nullopt;
-}
-
-constexpr std::string_view k_url_forms =
-    "expected redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]";
-
-expected<redis_endpoint> parse_unix_url(std::string_view rest) {
-  redis_endpoint ep;
-  ep.host.clear();
-  ep.port = 0;
-  std::string_view path = rest;
-  std::string_view query;
-  if (size_t q = rest.find('?'); q != std::string_view::npos) {
-    path = rest.substr(0, q);
-    query = rest.substr(q + 1);
-  }
-  if (path.empty()) return unexpected{std::string("missing socket path (unix:///path/to/redis.sock)")};
-  if (path.front() != '/') {
-    return unexpected{std::string(
-        "the socket path must be absolute: unix:///path (three slashes), not unix://path")};
-  }
-  auto decoded = percent_decode(path, "socket path");
-  if (!decoded) return unexpected{decoded.error()};
-  if (decoded->size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return unexpected{fmt::format("the socket path is longer than {} bytes",
-                                  sizeof(sockaddr_un{}.sun_path) - 1)};
-  }
-  ep.unix_path = std::move(*decoded);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (param.empty()) continue;
-    size_t eq = param.find('=');
-    std::string_view name = param.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
-    if (name == "db") {
-      if (auto reason = parse_db(value, ep.db)) return unexpected{std::move(*reason)};
-    } else if (name == "password") {
-      auto pw = percent_decode(value, "password");
-      if (!pw) return unexpected{pw.error()};
-      ep.password = std::move(*pw);
-    } else {
-      return unexpected{fmt::format("unknown parameter '{}' (unix URLs take db and password)", name)};
-    }
-  }
-  return ep;
-}
-
-bool is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
-         c == '.' || c == '_';
-}
-
-expected<redis_endpoint> parse_tcp_url(std::string_view rest) {
-  redis_endpoint ep;
-  size_t end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, end);
-  std::string_view tail = end == std::string_view::npos ? std::string_view() : rest.substr(end);
-
-  // The last '@' ends the credentials, so an unescaped '@' in a password still works.
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    size_t colon = userinfo.find(':');
-    if (colon == std::string_view::npos) {
-      return unexpected{std::string(
-          "credentials must be written ':password@' or 'user:password@' (no ':' found)")};
-    }
-    auto user = percent_decode(userinfo.substr(0, colon), "user name");
-    if (!user) return unexpected{user.error()};
-    // The endpoint has no user field: only Redis' default user (plain AUTH password) is possible.
-    if (!user->empty() && *user != "default") {
-      return unexpected{fmt::format(
-          "user '{}' is not supported: chatd authenticates as the default user only (:password@)",
-          *user)};
-    }
-    auto password = percent_decode(userinfo.substr(colon + 1), "password");
-    if (!password) return unexpected{password.error()};
-    ep.password = std::move(*password);
-  }
-
-  std::string_view host;
-  std::string_view port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return unexpected{std::string("missing ']' after the IPv6 address")};
-    }
-    host = authority.substr(1, close - 1);
-    std::string h(host);
-    unsigned char buf[sizeof(in6_addr)];
-    if (inet_pton(AF_INET6, h.c_str(), buf) != 1) {
-      return unexpected{fmt::format("'{}' is not an IPv6 address", host)};
-    }
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        return unexpected{fmt::format("unexpected '{}' after the IPv6 address", after)};
-      }
-      has_port = true;
-      port_text = after.substr(1);
-    }
-  } else {
-    size_t colon = authority.find(':');
-    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
-      return unexpected{std::string("IPv6 addresses must be in brackets, e.g. redis://[::1]:6379")};
-    }
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-    if (!host.empty() && !std::all_of(host.begin(), host.end(), is_host_char)) {
-      return unexpected{fmt::format("invalid character in host '{}'", host)};
-    }
-  }
-  if (host.empty()) return unexpected{fmt::format("missing host ({})", k_url_forms)};
-  ep.host = std::string(host);
-
-  if (has_port) {
-    int64_t port = 0;
-    if (port_text.empty()) return unexpected{std::string("missing port after ':'")};
-    if (!std::all_of(port_text.begin(), port_text.end(), is_digit) ||
-        parse_int64(port_text, port) != number_status::ok) {
-      return unexpected{fmt::format("port '{}' is not a number", port_text)};
-    }
-    if (port < 1 || port > 65535) {
-      return unexpected{fmt::format("port {} is out of range (1-65535)", port_text)};
-    }
-    ep.port = static_cast<uint16_t>(port);
-  }
-
-  if (!tail.empty() && tail.front() != '/') {
-    return unexpected{fmt::format("unexpected '{}': redis:// URLs take no query or fragment", tail)};
-  }
-  if (tail.size() > 1) {
-    std::string_view db = tail.substr(1);
-    if (db.find('/') != std::string_view::npos || db.find_first_of("?#") != std::string_view::npos) {
-      return unexpected{fmt::format("unexpected path '{}': only a database number may follow the "
-                                    "host (/db)",
-                                    tail)};
-    }
-    if (auto reason = parse_db(db, ep.db)) return unexpected{std::move(*reason)};
-  }
-  return ep;
-}
-
-expected<redis_endpoint> parse_redis_url_unchecked(std::string_view url) {
-  constexpr std::string_view redis_scheme = "redis://";
-  constexpr std::string_view unix_scheme = "unix://";
-  if (url.empty()) return unexpected{fmt::format("empty URL ({})", k_url_forms)};
-  if (url.starts_with(unix_scheme)) return parse_unix_url(url.substr(unix_scheme.size()));
-  if (url.starts_with(redis_scheme)) return parse_tcp_url(url.substr(redis_scheme.size()));
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return unexpected{fmt::format("no scheme ({})", k_url_forms)};
-  std::string_view scheme = url.substr(0, sep);
-  if (scheme == "rediss") return unexpected{std::string("TLS (rediss://) is not supported")};
-  return unexpected{fmt::format("unsupported scheme '{}' ({})", scheme, k_url_forms)};
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Public functions: each catches at its boundary (yaml-cpp throws; allocation can).
 
-expected<redis_endpoint> parse_redis_url(std::string_view url) {
-  try {
-    return parse_redis_url_unchecked(url);
-  } catch (const std::exception& e) {
-    return unexpected{fmt::format("cannot parse the URL: {}", e.what())};
-  }
-}
-
-std::string redis_endpoint::describe() const {
-  try {
-    if (!unix_path.empty()) {
-      std::string out = "unix://" + unix_path;
-      char sep = '?';
-      if (db != 0) {
-        out += fmt::format("{}db={}", sep, db);
-        sep = '&';
-      }
-      if (!password.empty()) out += fmt::format("{}password=***", sep);
-      return out;
-    }
-    std::string h = host.find(':') != std::string::npos ? fmt::format("[{}]", host) : host;
-    return fmt::format("redis://{}{}:{}{}", password.empty() ? "" : ":***@", h, port,
-                       db != 0 ? fmt::format("/{}", db) : std::string());
-  } catch (const std::exception&) {
-    return "redis://?";  // only allocation can fail here; a log line must not throw
-  }
-}
-
 int config::worker_count() const {
   if (workers > 0) return workers;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   // Same ceiling as an explicit `workers`, so a huge machine does not fork past what is tested.
-  return static_cast<int>(std::clamp<long>(cpus, 1, 128));
+  return static_cast<int>(std::clamp<long>(cpus, 1, k_max_workers));
 }
 
 std::string config_error::message() const {
@@ -837,7 +609,7 @@ expected<config, config_error> validate_config(config c, const std::string& sour
       if (auto reason = check_origin(c.allowed_origins[i], i)) return fail(std::move(*reason));
     }
     int level = static_cast<int>(c.log_level);
-    if (level < 0 || level >= static_cast<int>(std::size(k_level_names))) {
+    if (level < 0 || level >= static_cast<int>(log::level_names.size())) {
       return fail(fmt::format("log.level: {} is not a log level", level));
     }
     // Heartbeats: ranges already demand both be positive; a zero would mean a timer that fires

@@ -46,7 +46,7 @@ std::string error_body(error_code code);
 // 403 for forbidden, 400 otherwise.
 int error_http_status(error_code code);
 
-// Long-polling payloads: packets joined by '\x1e'; a binary packet is 'b' + base64.
+// Long-polling payloads: packets joined by '\x1e'; a binary packet is 'b' + base64 (common/base64).
 inline constexpr char record_separator = '\x1e';
 // Calls f(std::string_view packet) for each packet of a payload, in order.
 template <class F>
@@ -59,8 +59,5 @@ void for_each_packet(std::string_view payload, F&& f) {
     start = end + 1;
   }
 }
-
-std::string base64_encode(std::string_view bytes);
-std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace chatd::eio

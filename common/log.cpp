@@ -17,8 +17,6 @@ namespace {
 std::atomic<level> g_level{level::info};
 std::string g_who = "chatd";
 
-constexpr std::array<std::string_view, 4> k_names{"debug", "info", "warn", "error"};
-
 }  // namespace
 
 void set_level(level l) { g_level.store(l, std::memory_order_relaxed); }
@@ -26,8 +24,8 @@ level current_level() { return g_level.load(std::memory_order_relaxed); }
 void set_who(std::string_view who) { g_who.assign(who); }
 
 bool parse_level(std::string_view text, level& out) {
-  for (size_t i = 0; i < k_names.size(); ++i) {
-    if (text == k_names[i]) {
+  for (size_t i = 0; i < level_names.size(); ++i) {
+    if (text == level_names[i]) {
       out = static_cast<level>(i);
       return true;
     }
@@ -43,7 +41,7 @@ void write(level l, std::string_view message) {
   char stamp[32];
   size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
   std::string line = fmt::format("{}.{:03d}Z {} {}[{}]: {}\n", std::string_view(stamp, n),
-                                 ts.tv_nsec / 1000000, k_names[static_cast<int>(l)], g_who,
+                                 ts.tv_nsec / 1000000, level_name(l), g_who,
                                  getpid(), message);
   const char* p = line.data();
   size_t left = line.size();

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "common/json_text.h"
+#include "common/json_unicode.h"
 #include "common/placeholder.h"
 
 namespace chatd::sio {
@@ -39,51 +40,6 @@ bool fail(std::string* why, const char* reason) {
 }
 
 // --- JSON validation ---------------------------------------------------------------------------
-
-bool hex4(const char* p, uint32_t& v) {
-  v = 0;
-  for (int k = 0; k < 4; ++k) {
-    char c = p[k];
-    int d = c >= '0' && c <= '9' ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (d < 0) return false;
-    v = (v << 4) | static_cast<uint32_t>(d);
-  }
-  return true;
-}
-
-// JSON.parse accepts escapes of unpaired UTF-16 surrogates (JSON.stringify writes "\ud83d" for a
-// JS string cut in the middle of an emoji); simdjson 3.0 refuses them. In our copy such an escape
-// becomes "\ufffd": same length, and the document is otherwise exactly as valid as before.
-void neutralize_lone_surrogates(char* p, size_t n) {
-  char* end = p + n;
-  char* q = p;
-  while (q < end && (q = static_cast<char*>(std::memchr(q, '\\', static_cast<size_t>(end - q))))) {
-    if (end - q < 6 || q[1] != 'u') {
-      q += 2;  // another escape (or a truncated one: the parser will refuse it)
-      continue;
-    }
-    uint32_t v;
-    if (!hex4(q + 2, v)) {
-      q += 2;
-      continue;
-    }
-    if (v >= 0xD800 && v <= 0xDBFF) {
-      uint32_t lo;
-      if (end - q >= 12 && q[6] == '\\' && q[7] == 'u' && hex4(q + 8, lo) && lo >= 0xDC00 &&
-          lo <= 0xDFFF) {
-        q += 12;  // a proper pair
-        continue;
-      }
-      std::memcpy(q + 2, "fffd", 4);
-    } else if (v >= 0xDC00 && v <= 0xDFFF) {
-      std::memcpy(q + 2, "fffd", 4);
-    }
-    q += 6;
-  }
-}
 
 // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input; the packet text is a
 // view into someone else's buffer, so it is copied into this one, which only ever grows.
@@ -326,10 +282,6 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
-bool read_hex4(std::string_view s, size_t at, uint32_t& v) {
-  return at + 4 <= s.size() && hex4(s.data() + at, v);
-}
-
 // Unescapes the body of a JSON string literal (quotes excluded). A lone surrogate escape cannot
 // be written as UTF-8 and becomes U+FFFD.
 bool unescape_json_string(std::string_view body, std::string& out) {
@@ -352,22 +304,10 @@ bool unescape_json_string(std::string_view body, std::string& out) {
       case 'r': out.push_back('\r'); break;
       case 't': out.push_back('\t'); break;
       case 'u': {
-        uint32_t cp;
-        if (!read_hex4(body, i + 1, cp)) return false;
-        i += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          uint32_t lo;
-          if (i + 2 < body.size() && body[i + 1] == '\\' && body[i + 2] == 'u' &&
-              read_hex4(body, i + 3, lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            i += 6;
-          } else {
-            cp = 0xFFFD;
-          }
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          cp = 0xFFFD;
-        }
-        append_utf8(out, cp);
+        u_escape e = read_u_escape(body, i - 1);
+        if (e.length == 0) return false;
+        i += e.length - 2;  // i is at the 'u'; the loop steps past the last digit
+        append_utf8(out, e.code_point);
         break;
       }
       default:
@@ -468,17 +408,48 @@ bool valid_placeholders(std::string_view data, size_t attachments) {
   return placeholders_ok(root, attachments);
 }
 
-std::string encode_event(std::string_view event, std::string_view arg_json) {
+std::string event_head(std::string_view event) {
   std::string out;
-  out.reserve(8 + event.size() + arg_json.size());
+  out.reserve(6 + event.size());
   out.append("42[");
   append_json_string(out, event);
-  if (!arg_json.empty()) {
-    out.push_back(',');
-    out.append(arg_json);
-  }
-  out.push_back(']');
+  out.push_back(',');
   return out;
+}
+
+std::string encode_event(std::string_view event, std::string_view arg_json) {
+  std::string out = event_head(event);
+  if (arg_json.empty()) {
+    out.back() = ']';  // no argument: 42["<event>"]
+    return out;
+  }
+  out.append(arg_json).append(event_tail);
+  return out;
+}
+
+std::string event_data(std::string_view event, std::string_view arg_json) {
+  std::string out;
+  out.reserve(event.size() + arg_json.size() + 6);
+  out.push_back('[');
+  append_json_string(out, event);
+  out.push_back(',');
+  out.append(arg_json).append(event_tail);
+  return out;
+}
+
+std::string binary_event_head(size_t attachments) {
+  std::string out(type_prefix(packet_type::binary_event));
+  out.append(std::to_string(attachments)).push_back('-');
+  return out;
+}
+
+std::string encode_empty_ack(int64_t ack_id) { return encode(packet_type::ack, "/", "[]", ack_id); }
+
+std::string encode_connect_error(std::string_view nsp, std::string_view message) {
+  std::string body = "{\"message\":";
+  append_json_string(body, message);
+  body.push_back('}');
+  return encode(packet_type::connect_error, nsp, body);
 }
 
 }  // namespace chatd::sio

@@ -48,11 +48,36 @@ std::optional<event_args> split_event(std::string_view data);
 // that fails this makes the reference decoder throw ("illegal attachments").
 bool valid_placeholders(std::string_view data, size_t attachments);
 
-// Encoders (server to client). `nsp` "/" is omitted on the wire.
-// `4` + `2` + [nsp,] + [ackId] + data  — the Engine.IO '4' prefix included.
+// --- Encoders (server to client) ---------------------------------------------------------------
+// `nsp` "/" is omitted on the wire; every encoder includes the Engine.IO '4' prefix. A broadcast
+// is framed once with make_text_frame({parts...}) (worker/frame.h), so the pieces around a
+// payload are also given on their own (views, or short strings built once) to be framed with it.
+
+// `4` + `<type>` + [nsp,] + [ackId] + data.
 std::string encode(packet_type type, std::string_view nsp, std::string_view data,
                    int64_t ack_id = -1);
+// "40".."46": the start of a main-namespace packet of `type` without ack id.
+constexpr std::string_view type_prefix(packet_type type) {
+  constexpr std::string_view prefixes[] = {"40", "41", "42", "43", "44", "45", "46"};
+  return prefixes[static_cast<size_t>(type)];
+}
+// The CONNECT answer, 40{"sid":"<sid>"}: connect_reply_head + sid + connect_reply_tail (a sid is
+// base64url, it needs no escaping).
+inline constexpr std::string_view connect_reply_head = R"(40{"sid":")";
+inline constexpr std::string_view connect_reply_tail = R"("})";
 // 42["<event>",<arg_json>] (Engine.IO prefix included); `arg_json` is spliced as is.
 std::string encode_event(std::string_view event, std::string_view arg_json);
+// 42["<event>", — the same EVENT cut before its argument: event_head(e) + arg_json + event_tail.
+// Build it once per event name; the name is escaped as JSON.stringify does.
+std::string event_head(std::string_view event);
+inline constexpr std::string_view event_tail = "]";
+// ["<event>",<arg_json>]: an EVENT's data array alone (packet.data on the Redis bus).
+std::string event_data(std::string_view event, std::string_view arg_json);
+// 45<n>-: a BINARY_EVENT with `attachments` attachments, before its data JSON.
+std::string binary_event_head(size_t attachments);
+// 43<ackId>[]: an ACK with no arguments.
+std::string encode_empty_ack(int64_t ack_id);
+// 44[<nsp>,]{"message":"<message>"}: CONNECT_ERROR as the reference server writes it.
+std::string encode_connect_error(std::string_view nsp, std::string_view message);
 
 }  // namespace chatd::sio

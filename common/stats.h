@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <sys/types.h>
 
+#include "common/limits.h"
+
 namespace chatd {
 
 struct worker_stats {
@@ -32,7 +34,8 @@ struct worker_stats {
 
 class stats_segment {
  public:
-  static constexpr size_t k_slots = 256;  // > any worker count, old and new generation together
+  // Old and new generation side by side during a reload, each at most k_max_workers.
+  static constexpr size_t k_slots = 2 * static_cast<size_t>(k_max_workers);
   // Maps the shared segment; returns nullptr (and logs) on failure.
   static stats_segment* create();
   worker_stats& at(size_t i) { return slots_[i]; }

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "common/hex.h"
+#include "common/js_key_order.h"
 #include "common/utf8.h"
 
 namespace chatd {
@@ -18,13 +20,6 @@ namespace {
 // querystring.parse's default `maxKeys`: pieces after the first 1000 are ignored (this also
 // bounds the work one request can cause).
 constexpr size_t max_pieces = 1000;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Node turns the decoded bytes into a JS string with Buffer#toString: every ill-formed sequence
 // becomes U+FFFD. Doing the same keeps whatever we echo back valid UTF-8 (a WebSocket text frame
@@ -42,9 +37,8 @@ std::string decode_component(std::string_view s) {
     char c = s[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-               hex_value(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+    } else if (c == '%' && hex_byte(s, i + 1) >= 0) {
+      out.push_back(static_cast<char>(hex_byte(s, i + 1)));
       i += 2;
     } else {
       out.push_back(c);
@@ -52,18 +46,6 @@ std::string decode_component(std::string_view s) {
   }
   repair_utf8(out);
   return out;
-}
-
-// A canonical array index ("0", or no leading zero, below 2^32 - 1): V8 lists such keys first,
-// in numeric order, whatever order they were added in, and JSON.stringify follows that order.
-bool array_index(std::string_view key, uint64_t& value) {
-  if (key.empty() || key.size() > 10 || (key.size() > 1 && key[0] == '0')) return false;
-  value = 0;
-  for (char c : key) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return value < 0xFFFFFFFFull;
 }
 
 }  // namespace
@@ -81,8 +63,6 @@ std::string url_query::to_json() const {
   struct key_entry {
     size_t first;  // index into params
     size_t last;
-    uint64_t index;
-    bool is_index;
   };
   std::vector<key_entry> keys;
   std::vector<size_t> next(params.size(), none);
@@ -97,13 +77,10 @@ std::string url_query::to_json() const {
       e.last = i;
       continue;
     }
-    key_entry e{i, i, 0, false};
-    e.is_index = array_index(params[i].first, e.index);
-    keys.push_back(e);
+    keys.push_back(key_entry{i, i});
   }
-  // Array-index keys first, ascending; the others keep their order.
-  auto named = std::stable_partition(keys.begin(), keys.end(), [](auto& e) { return e.is_index; });
-  std::sort(keys.begin(), named, [](auto& a, auto& b) { return a.index < b.index; });
+  sort_js_key_order(keys.begin(), keys.end(),
+                    [&](const key_entry& e) { return std::string_view(params[e.first].first); });
 
   std::string out = "{";
   for (const auto& e : keys) {

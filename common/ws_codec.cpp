@@ -1,16 +1,17 @@
-// WebSocket (RFC 6455) frames, server side: the parser for client frames and the writers for
-// server frames. The parser is on every message's path, so a frame that arrives whole is unmasked
-// in place and handed out as a view; only a frame cut by the end of a read (partial_) or a message
-// sent in fragments (message_) is copied, into buffers that keep their capacity between uses.
+// WebSocket (RFC 6455) frames: the parser (masked client frames for the server, unmasked server
+// frames for chatd-bench's clients) and the frame writers. The parser is on every message's path,
+// so a frame that arrives whole is unmasked in place and handed out as a view; only a frame cut by
+// the end of a read (partial_) or a message sent in fragments (message_) is copied, into buffers
+// that keep their capacity between uses.
 
 #include "common/ws_codec.h"
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/detail/sha1.hpp>
 
 #include <algorithm>
 #include <cstring>
 
+#include "common/base64.h"
 #include "common/utf8.h"
 
 namespace chatd::ws {
@@ -24,6 +25,7 @@ struct header_context {
   bool in_message;      // a fragmented data message is open
   size_t message_size;  // bytes of it buffered so far
   size_t max_message;
+  bool masked;          // frames must carry a masking key (server role); else must not
 };
 
 struct frame_header {
@@ -40,11 +42,11 @@ bool is_known_opcode(unsigned op) {
   return op == 0x0 || op == 0x1 || op == 0x2 || op == 0x8 || op == 0x9 || op == 0xA;
 }
 
-// Header size announced by the first two bytes (client frames are always masked, so the four
-// bytes of the key are counted even before the mask bit has been checked).
-size_t announced_header_size(unsigned char b1) {
+// Header size announced by the first two bytes. The role decides whether a masking key follows
+// (not the mask bit), so the size is known even before the mask bit has been checked.
+size_t announced_header_size(unsigned char b1, bool masked) {
   unsigned len7 = b1 & 0x7F;
-  return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+  return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (masked ? 4 : 0);
 }
 
 // Reads the header at `p` (`n` bytes available). Returns the header size once it is all there,
@@ -74,12 +76,13 @@ size_t read_header(const unsigned char* p, size_t n, const header_context& ctx, 
   if (n < 2) return 0;
   unsigned char b1 = p[1];
   unsigned len7 = b1 & 0x7F;
-  if ((b1 & 0x80) == 0 || (is_control(op) && len7 > 125)) {
+  if (((b1 & 0x80) != 0) != ctx.masked || (is_control(op) && len7 > 125)) {
     error = close_code::protocol_error;
     return 0;
   }
-  size_t size = announced_header_size(b1);
-  if (n < size - 4) return 0;  // the length is checked before the masking key arrives
+  size_t key_bytes = ctx.masked ? 4 : 0;
+  size_t size = announced_header_size(b1, ctx.masked);
+  if (n < size - key_bytes) return 0;  // the length is checked before the masking key arrives
   uint64_t len = len7;
   if (len7 == 126) {
     len = (uint64_t{p[2]} << 8) | p[3];
@@ -102,14 +105,14 @@ size_t read_header(const unsigned char* p, size_t n, const header_context& ctx, 
   if (n < size) return 0;
   h.payload = len;
   h.size = size;
-  std::memcpy(h.mask, p + size - 4, 4);
+  if (ctx.masked) std::memcpy(h.mask, p + size - 4, 4);
   return size;
 }
 
 // How many more bytes the frame starting in `buf` needs before its header can be read.
-size_t header_bytes_missing(const std::string& buf) {
+size_t header_bytes_missing(const std::string& buf, bool masked) {
   if (buf.size() < 2) return 2 - buf.size();
-  size_t size = announced_header_size(static_cast<unsigned char>(buf[1]));
+  size_t size = announced_header_size(static_cast<unsigned char>(buf[1]), masked);
   return size > buf.size() ? size - buf.size() : 0;
 }
 
@@ -148,7 +151,8 @@ std::string_view utf8_prefix(std::string_view s, size_t max) {
 
 // --- parser ------------------------------------------------------------------------------------
 
-frame_parser::frame_parser(size_t max_message) : max_message_(max_message) {}
+frame_parser::frame_parser(size_t max_message, role r)
+    : max_message_(max_message), masked_(r == role::server) {}
 
 uint16_t frame_parser::feed(std::span<char> data, frame_handler& handler) {
   if (failed_ != 0) return failed_;
@@ -216,7 +220,9 @@ uint16_t frame_parser::feed(std::span<char> data, frame_handler& handler) {
     return step::next;  // unreachable: read_header admits known opcodes only
   };
 
-  auto context = [&] { return header_context{in_message_, message_.size(), max_message_}; };
+  auto context = [&] {
+    return header_context{in_message_, message_.size(), max_message_, masked_};
+  };
 
   char* p = data.data();
   size_t n = data.size();
@@ -233,7 +239,7 @@ uint16_t frame_parser::feed(std::span<char> data, frame_handler& handler) {
     }
     if (hs == 0) {  // the header itself is still cut: complete it, then read it again
       if (n == 0) return 0;
-      size_t take = std::min(header_bytes_missing(partial_), n);
+      size_t take = std::min(header_bytes_missing(partial_, masked_), n);
       partial_.append(p, take);
       p += take;
       n -= take;
@@ -250,7 +256,7 @@ uint16_t frame_parser::feed(std::span<char> data, frame_handler& handler) {
       if (partial_.size() < hs + len) return 0;
     }
     char* payload = partial_.data() + hs;
-    unmask(payload, len, h.mask);
+    if (masked_) unmask(payload, len, h.mask);
     step s = deliver(h, payload, len);
     partial_.clear();
     if (s == step::fail) return failed_;
@@ -270,7 +276,7 @@ uint16_t frame_parser::feed(std::span<char> data, frame_handler& handler) {
     }
     char* payload = p + hs;
     size_t len = static_cast<size_t>(h.payload);
-    unmask(payload, len, h.mask);
+    if (masked_) unmask(payload, len, h.mask);
     step s = deliver(h, payload, len);
     if (s == step::fail) return failed_;
     if (s == step::stop) return 0;
@@ -353,9 +359,7 @@ std::string accept_key(std::string_view sec_websocket_key) {
   detail::update(ctx, guid.data(), guid.size());
   unsigned char digest[detail::sha1_context::digest_size];
   detail::finish(ctx, digest);
-  std::string out(detail::base64::encoded_size(sizeof digest), '\0');
-  out.resize(detail::base64::encode(out.data(), digest, sizeof digest));
-  return out;
+  return base64::encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 }  // namespace chatd::ws

@@ -1,7 +1,8 @@
 #pragma once
-// Sans-IO WebSocket (RFC 6455) codec, server side: bytes in, messages out; frames built into
-// caller buffers. No sockets, no loop, no allocation on the fast path (a frame that arrives whole
-// is unmasked in place and handed out as a view into the caller's buffer).
+// Sans-IO WebSocket (RFC 6455) codec: bytes in, messages out; frames built into caller buffers.
+// One parser for both ends (the server reads masked client frames, chatd-bench's clients read
+// unmasked server frames). No sockets, no loop, no allocation on the fast path (a frame that
+// arrives whole is unmasked in place and handed out as a view into the caller's buffer).
 
 #include <cstddef>
 #include <cstdint>
@@ -46,12 +47,20 @@ class frame_handler {
   virtual bool on_close(uint16_t code, std::string_view reason) = 0;
 };
 
-// Parses client-to-server frames. Enforces: client frames masked, RSV bits clear, known opcodes,
-// control frames final and <= 125 bytes, fragmentation order, UTF-8 in text and close reasons,
-// valid close codes, message size <= max_message.
+// Which end of the connection reads the frames. RFC 6455 5.1: a server fails the connection on an
+// unmasked frame, a client on a masked one; everything else is checked the same way.
+enum class role : uint8_t {
+  server,  // reads client-to-server frames: masked
+  client,  // reads server-to-client frames: unmasked (chatd-bench, tests)
+};
+
+// Parses the frames the peer of `role` sends. Enforces: masking as the role requires, RSV bits
+// clear, known opcodes, control frames final and <= 125 bytes, fragmentation order, UTF-8 in text
+// and close reasons, valid close codes, message size <= max_message. The role is a member read
+// once per frame header, not a virtual call or a per-byte branch.
 class frame_parser {
  public:
-  explicit frame_parser(size_t max_message);
+  explicit frame_parser(size_t max_message, role r = role::server);
 
   // Consumes all of `data` (mutable: masked payloads are unmasked in place); partial frames are
   // kept internally until the rest arrives. Returns 0 when fine, or the close code to fail the
@@ -66,6 +75,7 @@ class frame_parser {
 
  private:
   size_t max_message_;
+  bool masked_;  // frames carry a masking key (role::server)
   uint16_t failed_ = 0;
   std::string partial_;  // bytes of a frame not yet complete
   std::string message_;  // fragments of a message not yet final

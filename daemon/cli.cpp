@@ -4,8 +4,10 @@
 #include "daemon/cli.h"
 
 #include "common/config.h"
+#include "common/limits.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <charconv>
 #include <string_view>
@@ -84,8 +86,8 @@ expected<cli_options, std::string> parse_cli(std::span<char* const> args) {
     } else if (name == "--log-level") {
       log::level l;
       if (!log::parse_level(*value, l)) {
-        return unexpected(fmt::format(
-            "--log-level: expected debug, info, warn or error, got '{}'", *value));
+        return unexpected(fmt::format("--log-level: expected one of {}, got '{}'",
+                                      fmt::join(log::level_names, ", "), *value));
       }
       out.overrides.log_level = l;
     } else if (arg.starts_with("-")) {
@@ -105,13 +107,13 @@ std::string usage_text() {
       "rooms shared across workers and hosts through Redis.\n"
       "\n"
       "Options (each one overrides the configuration file, also across reloads):\n"
-      "  --config FILE      configuration file (default: {} if it exists,\n"
+      "  --config FILE      configuration file (default: {0} if it exists,\n"
       "                     else built-in defaults)\n"
-      "  --workers N        worker processes; 0 = one per CPU\n"
+      "  --workers N        worker processes; 0 = one per CPU (at most {1})\n"
       "  --port P           TCP port to listen on\n"
       "  --listen ADDR      IPv4 or IPv6 address to listen on (\"::\" = both families)\n"
       "  --redis URL        redis://[:password@]host[:port][/db] or unix:///path\n"
-      "  --log-level L      debug, info, warn or error\n"
+      "  --log-level L      one of {2}\n"
       "  --check-config     validate the configuration, print a summary and exit\n"
       "  --version          print the version and exit\n"
       "  -h, --help         print this help and exit\n"
@@ -120,7 +122,7 @@ std::string usage_text() {
       "ones drain); SIGTERM or SIGINT stops gracefully, a second one stops at once.\n"
       "\n"
       "Exit status: 0 ok, 1 configuration or start-up error, 64 bad usage.\n",
-      k_default_config_path);
+      k_default_config_path, k_max_workers, fmt::join(log::level_names, ", "));
 }
 
 }  // namespace chatd

@@ -9,8 +9,6 @@
 namespace chatd {
 namespace {
 
-constexpr const char* k_level_names[] = {"debug", "info", "warn", "error"};
-
 // The file to read: --config, else the installed default when present, else none.
 std::optional<std::string> file_to_read(const cli_options& cli) {
   if (cli.config_path) return cli.config_path;
@@ -63,7 +61,7 @@ std::string describe_config(const config& c) {
                      v6 ? "[" : "", c.listen_address, v6 ? "]" : "", c.listen_port,
                      c.worker_count(), c.worker_count() == 1 ? "" : "s",
                      c.workers == 0 ? " (one per CPU)" : "", c.redis.describe(),
-                     c.shutdown_timeout_ms, k_level_names[static_cast<int>(c.log_level)]);
+                     c.shutdown_timeout_ms, log::level_name(c.log_level));
 }
 
 }  // namespace chatd

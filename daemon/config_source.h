@@ -5,14 +5,12 @@
 
 #include "common/config.h"
 #include "common/expected.h"
+#include "common/limits.h"
 #include "daemon/cli.h"
 
 #include <string>
 
 namespace chatd {
-
-// Two generations live side by side during a reload and each worker holds a stats slot.
-inline constexpr int k_max_workers = 128;
 
 // Builds a complete, validated config from `cli`. Reads the file anew on every call.
 expected<config, config_error> load_effective_config(const cli_options& cli);

@@ -34,7 +34,8 @@ void chat::finish_connect(member& s) {
   s.connect_pending_ = false;
   s.accept_connect();
   // client.to(channel).emit("login", client.handshake.query)
-  broadcast(s, R"(42["login",)", "login", s.query_json());
+  static const std::string login_head = sio::event_head("login");
+  broadcast(s, login_head, "login", s.query_json());
 }
 
 void chat::on_room_ready(std::string_view room) {
@@ -57,7 +58,8 @@ void chat::on_event(member& s, std::string_view name, std::string_view payload_j
   if (name != "message") return;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
   // client.to(channel).emit("chat", payload): an absent payload is `undefined`, sent as null.
-  broadcast(s, R"(42["chat",)", "chat", payload_json.empty() ? "null" : payload_json);
+  static const std::string chat_head = sio::event_head("chat");
+  broadcast(s, chat_head, "chat", payload_json.empty() ? "null" : payload_json);
 }
 
 void chat::on_disconnect(member& s) {
@@ -84,12 +86,11 @@ void chat::deliver(room& r, const shared_bytes& frame, const member* except) {
 void chat::broadcast(member& from, std::string_view event_prefix, std::string_view event,
                      std::string_view arg_json) {
   if (room* r = from.room_; r != nullptr && r->members.size() > 1) {
-    deliver(*r, make_text_frame({event_prefix, arg_json, "]"}), &from);
+    deliver(*r, make_text_frame({event_prefix, arg_json, sio::event_tail}), &from);
   }
   if (bus_ == nullptr) return;
   wire::broadcast b;
-  b.data_json.reserve(event.size() + arg_json.size() + 6);
-  b.data_json.append("[\"").append(event).append("\",").append(arg_json).append("]");
+  b.data_json = sio::event_data(event, arg_json);
   b.rooms.emplace_back(from.channel());
   b.except.emplace_back(from.id());
   bus_->publish(std::move(b));
@@ -103,7 +104,7 @@ std::vector<shared_bytes> binary_event_frames(std::string_view data_json,
                                               const std::vector<std::string>& attachments) {
   std::vector<shared_bytes> frames;
   frames.reserve(attachments.size() + 1);
-  frames.push_back(make_text_frame({"45", std::to_string(attachments.size()), "-", data_json}));
+  frames.push_back(make_text_frame({sio::binary_event_head(attachments.size()), data_json}));
   for (const std::string& a : attachments) {
     std::string f;
     ws::append_frame(f, ws::opcode::binary, a);
@@ -156,7 +157,7 @@ void chat::on_bus(const wire::broadcast& b) {
   // A text event is one frame (the common case: no vector); with attachments, the BINARY_EVENT
   // frame and one per attachment.
   const bool binary = !b.attachments.empty();
-  shared_bytes frame = binary ? nullptr : make_text_frame({"42", b.data_json});
+  shared_bytes frame = binary ? nullptr : make_text_frame({sio::type_prefix(sio::packet_type::event), b.data_json});
   std::vector<shared_bytes> frames;
   if (binary) frames = binary_event_frames(b.data_json, b.attachments);
   ++mark_;

@@ -2,6 +2,7 @@
 
 #include "worker/poll_payload.h"
 
+#include "common/base64.h"
 #include "common/engineio.h"
 #include "common/ws_codec.h"
 
@@ -43,7 +44,7 @@ void append_poll_payload(std::string& out, const std::vector<shared_bytes>& fram
     first = false;
     if (v->binary) {
       out.push_back('b');
-      out.append(eio::base64_encode(v->payload));
+      out.append(base64::encode(v->payload));
     } else {
       out.append(v->payload);
     }

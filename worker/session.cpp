@@ -2,6 +2,7 @@
 
 #include "worker/session.h"
 
+#include "common/base64.h"
 #include "common/engineio.h"
 #include "common/log.h"
 #include "common/socketio.h"
@@ -121,7 +122,7 @@ void session::on_poll_data(std::string_view payload) {
   eio::for_each_packet(payload, [&](std::string_view p) {
     if (state_ >= state::closing || !polling()) return;
     if (!p.empty() && p[0] == 'b') {
-      std::optional<std::string> bytes = eio::base64_decode(p.substr(1));
+      std::optional<std::string> bytes = base64::decode(p.substr(1));
       if (!bytes) return fail(ws::close_code::protocol_error, "bad base64 packet");
       return on_binary(*bytes);
     }
@@ -345,14 +346,12 @@ void session::on_socketio(std::string_view text) {
 
 void session::on_connect_packet(std::string_view nsp) {
   if (nsp != "/") {
-    send(make_text_frame({sio::encode(sio::packet_type::connect_error, nsp,
-                                      R"({"message":"Invalid namespace"})")}));
+    send(make_text_frame({sio::encode_connect_error(nsp, "Invalid namespace")}));
     return;
   }
   if (!has_channel_) {
-    send(make_text_frame({sio::encode(
-        sio::packet_type::connect_error, "/",
-        R"json({"message":"missing channel: connect with io(url, {query: {channel, userId}})"})json")}));
+    send(make_text_frame({sio::encode_connect_error(
+        "/", "missing channel: connect with io(url, {query: {channel, userId}})")}));
     return;
   }
   std::string sid = eio::make_sid(ctx_.slot);
@@ -364,13 +363,13 @@ void session::on_connect_packet(std::string_view nsp) {
   arm_timer();
 }
 
-void session::accept_connect() { send(make_text_frame({"40{\"sid\":\"", sio_sid(), "\"}"})); }
+void session::accept_connect() { send(make_text_frame({sio::connect_reply_head, sio_sid(), sio::connect_reply_tail})); }
 
 void session::on_event(std::string_view data, int64_t ack_id) {
   std::optional<sio::event_args> ev = sio::split_event(data);
   if (!ev) return fail(ws::close_code::protocol_error, "malformed EVENT");
   ctx_.application.on_event(*this, ev->name, ev->first_arg);
-  if (ack_id >= 0 && ev->name == "message") send(make_text_frame({fmt::format("43{}[]", ack_id)}));
+  if (ack_id >= 0 && ev->name == "message") send(make_text_frame({sio::encode_empty_ack(ack_id)}));
 }
 
 void session::on_binary(std::string_view data) {
@@ -393,7 +392,7 @@ void session::finish_binary() {
     if (ev) {
       ctx_.application.on_binary_event(*this, ev->name, ev->first_arg, std::move(b->parts));
       if (p->ack_id >= 0 && ev->name == "message") {
-        send(make_text_frame({fmt::format("43{}[]", p->ack_id)}));
+        send(make_text_frame({sio::encode_empty_ack(p->ack_id)}));
       }
     }
   }

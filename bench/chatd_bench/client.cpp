@@ -2,6 +2,7 @@
 
 #include "bench/chatd_bench/client.h"
 
+#include "common/base64.h"
 #include "common/engineio.h"
 
 #include <netinet/in.h>
@@ -70,7 +71,7 @@ struct client::write_req {
 
 client::client(client_context& ctx, uint32_t index, uint32_t room, const target& to,
                const sockaddr_storage* from)
-    : ctx_(ctx), to_(to), from_(from), frames_(max_server_message), index_(index), room_(room) {}
+    : ctx_(ctx), to_(to), from_(from), frames_(max_server_message, ws::role::client), index_(index), room_(room) {}
 
 void client::start(uint64_t now_us) {
   if (state_ != state::idle) return;
@@ -133,7 +134,7 @@ void client::send_upgrade_request() {
     uint32_t r = ctx_.random32();
     std::memcpy(raw + i, &r, 4);
   }
-  const std::string key = eio::base64_encode(std::string_view(raw, sizeof raw));
+  const std::string key = base64::encode(std::string_view(raw, sizeof raw));
   const options& o = *ctx_.opts;
   std::string req = fmt::format(
       "GET {}?EIO=4&transport=websocket&channel={}-{}&userId=u{} HTTP/1.1\r\n"
@@ -157,7 +158,7 @@ void client::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 void client::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<client*>(s->data);
   if (nread > 0) {
-    c->on_bytes(std::string_view(buf->base, static_cast<size_t>(nread)));
+    c->on_bytes(std::span<char>(buf->base, static_cast<size_t>(nread)));
   } else if (nread == UV_EOF) {
     c->fail("closed by the server");
   } else if (nread < 0) {
@@ -165,9 +166,9 @@ void client::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   }
 }
 
-void client::on_bytes(std::string_view data) {
+void client::on_bytes(std::span<char> data) {
   if (state_ == state::upgrading) {
-    on_handshake_bytes(data);
+    on_handshake_bytes(std::string_view(data.data(), data.size()));
     return;
   }
   if (state_ == state::closing || state_ == state::closed) return;
@@ -215,7 +216,7 @@ void client::on_handshake_bytes(std::string_view data) {
   handshake_.clear();
   handshake_.shrink_to_fit();
   state_ = state::eio_opening;
-  if (!rest.empty()) on_bytes(rest);
+  if (!rest.empty()) on_bytes(std::span<char>(rest));
 }
 
 bool client::on_message(ws::opcode op, std::string_view payload) {

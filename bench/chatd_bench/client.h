@@ -5,12 +5,13 @@
 // pongs; then it sends what its owner asks and reports `chat` events and acks. Everything that
 // happens is reported to a client_owner; the client never decides what to count.
 
-#include "bench/chatd_bench/frame_reader.h"
 #include "bench/chatd_bench/options.h"
+#include "common/ws_codec.h"
 
 #include <uv.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -104,7 +105,7 @@ class client final : private ws::frame_handler {
   static void on_close(uv_handle_t* h);
 
   void send_upgrade_request();
-  void on_bytes(std::string_view data);
+  void on_bytes(std::span<char> data);
   void on_handshake_bytes(std::string_view data);
   void on_engineio(std::string_view packet);
   void on_socketio(std::string_view packet);
@@ -122,7 +123,7 @@ class client final : private ws::frame_handler {
   const sockaddr_storage* from_;
   uv_tcp_t tcp_{};
   uv_connect_t connect_req_{};
-  frame_reader frames_;
+  ws::frame_parser frames_;  // role::client: the server's unmasked frames
   std::string handshake_;  // the response head while upgrading; the expected accept key before
   uint64_t deadline_us_ = 0;
   size_t write_backlog_ = 0;

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/base64.h"
 #include "common/engineio.h"
 #include "common/socketio.h"
 #include "common/url_query.h"
@@ -77,9 +78,9 @@ void fuzz_text_codecs(std::string_view text) {
   check(chatd::valid_utf8(json));
   check(valid_json(json));
 
-  auto bin = chatd::eio::base64_decode(text);
-  if (bin) check(chatd::eio::base64_encode(*bin).size() == text.size());
-  check(chatd::eio::base64_decode(chatd::eio::base64_encode(text)) == std::string(text));
+  auto bin = chatd::base64::decode(text);
+  if (bin) check(chatd::base64::encode(*bin).size() == text.size());
+  check(chatd::base64::decode(chatd::base64::encode(text)) == std::string(text));
 }
 
 }  // namespace

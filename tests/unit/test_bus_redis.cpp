@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/stats.h"
+#include "tests/unit/hex_bytes.h"
 #include "worker/bus.h"
 #include "worker/redis_uv.h"
 
@@ -385,13 +386,9 @@ TEST_CASE("messages from the emitter are delivered and malformed ones dropped") 
   CHECK(p.publish(k_base, std::string("\x93\xa1x", 3)));                 // truncated
   CHECK(p.publish(room_ch("general"), "{\"not\":\"msgpack\"}"));            // JSON, not ours
   // The emitter's message (notepack): ["emitter", {type: 2, data: ["chat", {x: 1}]}, opts].
-  const std::string hex =
+  const std::string emitter = chatd::test::from_hex(
       "93a7656d697474657282a47479706502a46461746192a46368617481a1780183a5726f6f6d7391a767656e6572"
-      "616ca5666c61677380a665786365707490";
-  std::string emitter;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    emitter += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-  }
+      "616ca5666c61677380a665786365707490");
   CHECK(p.publish(room_ch("general"), emitter));
   REQUIRE(run_until(&t.loop, [&] { return !t.b->got.empty(); }));
   REQUIRE(t.b->got.size() == 1);

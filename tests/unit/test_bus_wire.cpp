@@ -10,6 +10,7 @@
 // expected JSON with JSON.stringify(notepack.decode(bytes)[1].data).
 
 #include "common/bus_wire.h"
+#include "tests/unit/hex_bytes.h"
 
 #include <doctest/doctest.h>
 #include <simdjson.h>
@@ -23,24 +24,8 @@ using namespace chatd;
 
 namespace {
 
-std::string from_hex(std::string_view hex) {
-  std::string out;
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1]));
-  }
-  return out;
-}
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += k_hex[c >> 4];
-    out += k_hex[c & 0xf];
-  }
-  return out;
-}
+using test::from_hex;
+using test::to_hex;
 
 struct encode_vector {
   const char* name;

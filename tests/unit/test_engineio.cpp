@@ -1,5 +1,5 @@
 // Engine.IO text pieces: session ids and their slot, the open packet, handshake errors,
-// polling payloads and base64.
+// polling payloads.
 
 #include <doctest/doctest.h>
 
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base64.h"
 #include "common/engineio.h"
 
 namespace eio = chatd::eio;
@@ -112,7 +113,7 @@ TEST_CASE("eio: only forbidden answers 403, the rest 400") {
   }
 }
 
-// --- polling payloads and base64 ---------------------------------------------------------------
+// --- polling payloads ------------------------------------------------------------------------
 
 TEST_CASE("eio: a polling payload splits at record separators, binary packets decode") {
   std::vector<std::string> packets;
@@ -120,59 +121,7 @@ TEST_CASE("eio: a polling payload splits at record separators, binary packets de
   REQUIRE(packets.size() == 2);
   CHECK(packets[0] == "4hello");
   REQUIRE(packets[1][0] == 'b');
-  auto bin = eio::base64_decode(std::string_view(packets[1]).substr(1));
+  auto bin = chatd::base64::decode(std::string_view(packets[1]).substr(1));
   REQUIRE(bin.has_value());
   CHECK(*bin == std::string("\x01\x02\x03\x04"));
-}
-
-TEST_CASE("eio: base64_encode follows RFC 4648 test vectors") {
-  CHECK(eio::base64_encode("") == "");
-  CHECK(eio::base64_encode("f") == "Zg==");
-  CHECK(eio::base64_encode("fo") == "Zm8=");
-  CHECK(eio::base64_encode("foo") == "Zm9v");
-  CHECK(eio::base64_encode("foob") == "Zm9vYg==");
-  CHECK(eio::base64_encode("fooba") == "Zm9vYmE=");
-  CHECK(eio::base64_encode("foobar") == "Zm9vYmFy");
-  CHECK(eio::base64_encode("\xFB\xFF\xBF") == "+/+/");
-}
-
-TEST_CASE("eio: base64_decode follows RFC 4648 test vectors") {
-  CHECK(eio::base64_decode("") == std::string());
-  CHECK(eio::base64_decode("Zg==") == std::string("f"));
-  CHECK(eio::base64_decode("Zm8=") == std::string("fo"));
-  CHECK(eio::base64_decode("Zm9v") == std::string("foo"));
-  CHECK(eio::base64_decode("Zm9vYg==") == std::string("foob"));
-  CHECK(eio::base64_decode("Zm9vYmE=") == std::string("fooba"));
-  CHECK(eio::base64_decode("Zm9vYmFy") == std::string("foobar"));
-  CHECK(eio::base64_decode("+/+/") == std::string("\xFB\xFF\xBF"));
-}
-
-TEST_CASE("eio: base64 round-trips every byte value at every length up to 300") {
-  for (size_t len = 0; len <= 300; ++len) {
-    std::string data(len, '\0');
-    for (size_t i = 0; i < len; ++i) data[i] = static_cast<char>((i * 37 + len) & 0xFF);
-    auto text = eio::base64_encode(data);
-    CHECK(text.size() == (len + 2) / 3 * 4);
-    auto back = eio::base64_decode(text);
-    REQUIRE(back.has_value());
-    CHECK(*back == data);
-  }
-}
-
-TEST_CASE("eio: base64_decode rejects a length that is not a multiple of 4") {
-  for (auto bad : {"Z", "Zg", "Zg=", "Zm9", "Zm9vY", "Zm9vYg=", "Zm9vYg==="}) {
-    CHECK_FALSE_MESSAGE(eio::base64_decode(bad).has_value(), std::string(bad));
-  }
-}
-
-TEST_CASE("eio: base64_decode rejects characters outside the standard alphabet") {
-  for (auto bad : {"Zm9-", "Zm9_", "Zm 9", "Zm9v\n", "Zm9\x80", "Zm.v", "Zm9v\r\nZm9v"}) {
-    CHECK_FALSE_MESSAGE(eio::base64_decode(bad).has_value(), std::string(bad));
-  }
-}
-
-TEST_CASE("eio: base64_decode rejects misplaced padding") {
-  for (auto bad : {"====", "Z===", "=Zm9", "Z=m9", "Zm=v", "Zg==Zm9v", "Zm8=Zm9v", "A==="}) {
-    CHECK_FALSE_MESSAGE(eio::base64_decode(bad).has_value(), std::string(bad));
-  }
 }

@@ -2,6 +2,7 @@
 
 #include "worker/poll_payload.h"
 
+#include "common/base64.h"
 #include "common/engineio.h"
 #include "common/ws_codec.h"
 
@@ -60,7 +61,7 @@ TEST_CASE("poll payload: a payload decodes back into the packets it was made of"
   REQUIRE(got.size() == 3);
   CHECK(got[0] == "42[\"x\"]");
   CHECK(got[1][0] == 'b');
-  CHECK(eio::base64_decode(std::string_view(got[1]).substr(1)) == bin);
+  CHECK(chatd::base64::decode(std::string_view(got[1]).substr(1)) == bin);
   CHECK(got[2] == "3");
 }
 

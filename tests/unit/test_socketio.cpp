@@ -379,3 +379,53 @@ TEST_CASE("attachment placeholders are checked as socket.io-parser's reconstruct
   CHECK_FALSE(sio::valid_placeholders(R"(["message",{"_placeholder":true}])", 1));
   CHECK_FALSE(sio::valid_placeholders(R"(["message",[[{"deep":{"_placeholder":true,"num":2}}]]])", 2));
 }
+
+// --- wire text for the fan-out and the session's answers ---------------------------------------
+
+TEST_CASE("sio: type_prefix is the Engine.IO 4 and the packet type digit") {
+  CHECK(sio::type_prefix(packet_type::connect) == "40");
+  CHECK(sio::type_prefix(packet_type::event) == "42");
+  CHECK(sio::type_prefix(packet_type::binary_event) == "45");
+  CHECK(sio::type_prefix(packet_type::binary_ack) == "46");
+}
+
+TEST_CASE("sio: the connect reply parts frame 40{\"sid\":...}") {
+  std::string wire = std::string(sio::connect_reply_head) + "AAAAAAAAAAAAAAAAAAAA" +
+                     std::string(sio::connect_reply_tail);
+  CHECK(wire == R"(40{"sid":"AAAAAAAAAAAAAAAAAAAA"})");
+  auto p = sio::parse(std::string_view(wire).substr(1));
+  REQUIRE(p.has_value());
+  CHECK(p->type == packet_type::connect);
+}
+
+TEST_CASE("sio: event_head + argument + event_tail equals encode_event") {
+  for (std::string_view ev : {"login", "chat", "a\"b"}) {
+    std::string framed = sio::event_head(ev) + R"({"x":1})" + std::string(sio::event_tail);
+    CHECK(framed == sio::encode_event(ev, R"({"x":1})"));
+  }
+  CHECK(sio::event_head("chat") == R"(42["chat",)");
+}
+
+TEST_CASE("sio: event_data is the EVENT array without the packet prefix") {
+  CHECK(sio::event_data("chat", R"({"body":"hi"})") == R"(["chat",{"body":"hi"}])");
+  CHECK(sio::event_data("login", "null") == R"(["login",null])");
+  CHECK("42" + sio::event_data("chat", "1") == sio::encode_event("chat", "1"));
+}
+
+TEST_CASE("sio: binary_event_head counts the attachments") {
+  CHECK(sio::binary_event_head(1) == "451-");
+  CHECK(sio::binary_event_head(12) == "4512-");
+}
+
+TEST_CASE("sio: encode_empty_ack writes 43<id>[]") {
+  CHECK(sio::encode_empty_ack(0) == "430[]");
+  CHECK(sio::encode_empty_ack(12345) == "4312345[]");
+}
+
+TEST_CASE("sio: encode_connect_error writes the message object, namespace when not /") {
+  CHECK(sio::encode_connect_error("/random", "Invalid namespace") ==
+        R"(44/random,{"message":"Invalid namespace"})");
+  CHECK(sio::encode_connect_error("/", "missing channel: io(url, {query: {channel}})") ==
+        R"json(44{"message":"missing channel: io(url, {query: {channel}})"})json");
+  CHECK(sio::encode_connect_error("/", "say \"hi\"") == R"(44{"message":"say \"hi\""})");
+}
