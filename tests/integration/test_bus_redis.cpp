@@ -1,5 +1,6 @@
-// Tests of the Redis bus (worker/bus) and our hiredis libuv adapter (worker/redis_uv) against a
-// real redis-server (CHATD_REDIS_SERVER) started on a free loopback port and killed by PID.
+// Integration tests of the Redis bus (worker/bus) and our hiredis libuv adapter (worker/redis_uv)
+// against a real redis-server (CHATD_REDIS_SERVER) started on a free loopback port and killed by
+// PID. Its own binary (it_bus_redis), not part of the unit tests: it needs redis-server.
 // Every wait is bounded by a uv timer; every test ends by stopping the buses, running the loop
 // dry and checking that uv_loop_close finds no handle left.
 
