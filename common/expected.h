@@ -10,6 +10,9 @@ namespace chatd {
 
 template <class E>
 struct unexpected {
+  // A constructor, not an aggregate: clang before 16 has no parenthesized aggregate init, and
+  // `unexpected(std::string(...))` must build with the fuzzers' clang too.
+  explicit unexpected(E e) : error(std::move(e)) {}
   E error;
 };
 template <class E>

@@ -16,6 +16,9 @@ namespace {
 
 char* g_area = nullptr;    // argv[0]
 size_t g_area_size = 0;    // bytes from argv[0] to the end of the last contiguous string
+// The environment strings init() copied, for the life of the process: unsetenv() (a worker drops
+// NOTIFY_SOCKET) takes an entry out of environ, and the copy must not become a leak.
+char** g_env_copies = nullptr;
 
 }  // namespace
 
@@ -30,11 +33,14 @@ void init(int argc, char** argv) {
   size_t env_count = 0;
   while (environ[env_count] != nullptr) ++env_count;
   char** moved = new char*[env_count + 1];
+  g_env_copies = new char*[env_count + 1];
   for (size_t i = 0; i < env_count; ++i) {
     if (environ[i] == end) end = environ[i] + strlen(environ[i]) + 1;
     moved[i] = strdup(environ[i]);
+    g_env_copies[i] = moved[i];
   }
   moved[env_count] = nullptr;
+  g_env_copies[env_count] = nullptr;
   environ = moved;  // the old array stays allocated: it lives where the loader put it
   g_area = argv[0];
   g_area_size = static_cast<size_t>(end - argv[0]);

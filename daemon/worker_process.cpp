@@ -8,6 +8,10 @@
 
 #include <fmt/format.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -56,6 +60,15 @@ void reset_signals() {
   sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+// A worker ends with _exit (the master's atexit handlers and buffers are not its own), which
+// skips LeakSanitizer's check at exit: in a -DCHATD_SANITIZE=ON build, check here, so a leak in a
+// worker is reported (and ends it with a failure status) like one in any other process.
+void check_leaks() {
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_do_leak_check();
+#endif
+}
+
 [[noreturn]] void run_child(const worker_launch& w, int ready_wr, pid_t master_pid) {
   std::vector<int> keep = w.handover_send_fds;
   keep.push_back(w.listen_fd);
@@ -92,6 +105,7 @@ void reset_signals() {
   } catch (...) {
     log::error("worker stopped by an unknown exception");
   }
+  check_leaks();
   _exit(code);
 }
 

@@ -8,6 +8,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 packages=(
   build-essential cmake pkg-config
+  clang libclang-rt-14-dev  # libFuzzer for tests/fuzz (tests/run-all.sh's fuzz phase)
   libuv1-dev libhiredis-dev libboost-dev libboost-system-dev libfmt-dev libyaml-cpp-dev
   doctest-dev libmsgpack-cxx-dev libsimdjson-dev libsystemd-dev
   redis-server redis-tools

@@ -26,7 +26,9 @@ struct worker_options {
 //   SIGQUIT  retire (reload): stop accepting, keep serving live clients until they leave or
 //            shutdown_timeout passes, then close the rest as for SIGTERM, exit 0.
 //   SIGINT   ignored (the master handles Ctrl-C for the process group).
-// Exit codes: 0 clean, 1 runtime failure, 2 fatal configuration problem (do not respawn).
+// Exit codes: 0 clean, 1 runtime failure, 2 (k_exit_fatal_config) a problem a respawn cannot fix,
+// so the master must not respawn the slot: the listening socket it was given cannot be adopted
+// (uv_tcp_open or listen fails on it; a replacement gets the same socket).
 int run_worker(const worker_options& opts);
 
 inline constexpr int k_exit_fatal_config = 2;

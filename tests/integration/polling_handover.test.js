@@ -2,8 +2,8 @@
 // Connection hand-over between workers (no sticky sessions): one kept-alive TCP connection that
 // carries polling requests for sessions of both workers (it moves to the owner of each request's
 // session, and stays there), a respawned worker taking its slot's hand-overs, a reload after
-// which the old generation's sids are "Session ID unknown", and the added latency of a hand-over,
-// measured (reported, not asserted).
+// which the old generation's sids are "Session ID unknown". The added latency of a hand-over is
+// measured by bench/handover-latency, not here.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -76,71 +76,6 @@ test('one kept-alive connection carries requests for sessions of both workers', 
   t.diagnostic(`hand-overs for ${ROUNDS * 2} alternating requests on one connection: ${moved}`);
   // Every switch of owner moves the connection once: at least every request but the first.
   assert.ok(moved >= ROUNDS * 2 - 1, `the connection moved to each request's owner (${moved})`);
-});
-
-// A raw kept-alive connection: one request written as bytes, the answer read to its end, so
-// the client adds as little as possible to what is measured.
-async function rawKeptAlive(t, port) {
-  const net = require('node:net');
-  const sock = net.connect({ host: '127.0.0.1', port });
-  sock.setNoDelay(true);
-  t.after(() => sock.destroy());
-  await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
-  let buf = '';
-  let waiting = null;
-  sock.on('data', (d) => {
-    buf += d.toString('latin1');
-    const end = buf.indexOf('\r\n\r\n');
-    if (end < 0 || !waiting) return;
-    const len = Number(/content-length: *(\d+)/i.exec(buf.slice(0, end))[1]);
-    if (buf.length < end + 4 + len) return;
-    const res = { head: buf.slice(0, end), body: buf.slice(end + 4, end + 4 + len) };
-    buf = buf.slice(end + 4 + len);
-    const w = waiting;
-    waiting = null;
-    w(res);
-  });
-  return (text) => new Promise((resolve) => {
-    waiting = resolve;
-    sock.write(text);
-  });
-}
-
-test('hand-over latency: polling requests that need a hand-over against ones that do not', { ...TIMEOUT, skip }, async (t) => {
-  const { server } = await world(t);
-  const port = server.port;
-  const [s0, s1] = await sessionPerSlot(port);
-  const SAMPLES = 2000;
-  const request = (sid) => `POST ${path(sid)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n6`;
-  const reqs = [request(s0), request(s1)];
-  const time = async (send, text) => {
-    const t0 = process.hrtime.bigint();
-    const res = await send(text);
-    const us = Number(process.hrtime.bigint() - t0) / 1000;
-    assert.equal(res.body, 'ok', res.head);
-    return us;
-  };
-  // `direct` always names s0: after its first request the connection lives at s0's owner.
-  // `moving` alternates owners: every request moves the connection to the other worker.
-  // Samples interleave so both kinds see the same machine.
-  const direct = await rawKeptAlive(t, port);
-  const moving = await rawKeptAlive(t, port);
-  await time(direct, reqs[0]);
-  const before = await handovers(port);
-  const d = [];
-  const m = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    d.push(await time(direct, reqs[0]));
-    m.push(await time(moving, reqs[(i + 1) % 2]));
-  }
-  const n = (await handovers(port)) - before;
-  assert.ok(n >= SAMPLES - 1, `every alternating request was handed over (${n})`);
-  const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
-  const stat = (xs) => `median ${q(xs, 0.5).toFixed(0)} us, p90 ${q(xs, 0.9).toFixed(0)} us, p99 ${q(xs, 0.99).toFixed(0)} us`;
-  t.diagnostic(`hand-overs counted: ${n}`);
-  t.diagnostic(`POST without hand-over (${SAMPLES}): ${stat(d)}`);
-  t.diagnostic(`POST with a hand-over each (${SAMPLES}): ${stat(m)}`);
-  t.diagnostic(`added latency of a hand-over: median ${(q(m, 0.5) - q(d, 0.5)).toFixed(0)} us, p90 ${(q(m, 0.9) - q(d, 0.9)).toFixed(0)} us`);
 });
 
 test('a respawned worker takes its slot\'s hand-overs; after a reload old sids are unknown', { ...TIMEOUT, skip }, async (t) => {

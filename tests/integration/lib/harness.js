@@ -38,7 +38,9 @@
  *
  * Scope (use this in tests: everything it starts is stopped in t.after, even on failure, and a
  *   server that exited without the test asking for it (stop(), kill(), or signal() with SIGTERM,
- *   SIGINT, SIGQUIT or SIGKILL) fails the test with the tail of its log)
+ *   SIGINT, SIGQUIT or SIGKILL) fails the test with the tail of its log, as does a server (master
+ *   or any worker) that logged a sanitizer report; a report from any spawned process also makes
+ *   the test process exit non-zero)
  *   const s = scope(t);
  *   s.redis(opts), s.server(opts), s.chatd(opts), s.reference(opts)   as above, tracked
  *   s.client(url, opts) -> Promise<Socket>          connectClient, tracked
@@ -165,6 +167,20 @@ function portAccepts(port, host = '127.0.0.1') {
 // test process dies between start and stop.
 
 const liveChildren = new Set();
+
+// Sanitizer reports (a chatd built with -DCHATD_SANITIZE=ON, see tests/run-all.sh): any line of
+// any process spawned here that starts an AddressSanitizer, LeakSanitizer or UBSan report. A
+// report in a worker does not end the master (it respawns the worker), so the output is what
+// tells: the scope fails the test whose server logged one, and the test process exits non-zero
+// if any was seen at all, whoever logged it.
+const SANITIZER_REPORT = /==\d+==ERROR: (Address|Leak)Sanitizer|: runtime error: |SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer/;
+const sanitizerReports = [];
+process.on('exit', () => {
+  if (!sanitizerReports.length) return;
+  process.stderr.write(`sanitizer reports (${sanitizerReports.length} lines):\n` +
+    `${sanitizerReports.map((r) => `  [${r.label} ${r.pid}] ${r.line}`).join('\n')}\n`);
+  process.exitCode = 1;
+});
 const tempDirs = new Set(); // removed at exit even when a test forgot to clean up
 process.on('exit', () => {
   for (const child of liveChildren) {
@@ -196,8 +212,13 @@ function spawnLogged(label, cmd, args, { env, cwd } = {}) {
   const exitWaiters = [];
   liveChildren.add(child);
 
+  const reports = [];
   const onLine = (line) => {
     logs.push(line);
+    if (SANITIZER_REPORT.test(line)) {
+      reports.push(line);
+      sanitizerReports.push({ label, pid: child.pid, line });
+    }
     if (VERBOSE) process.stderr.write(`[${label} ${child.pid}] ${line}\n`);
     for (const w of [...logWaiters]) {
       if (w.regex.test(line)) {
@@ -243,6 +264,7 @@ function spawnLogged(label, cmd, args, { env, cwd } = {}) {
   return {
     child,
     logs,
+    sanitizerReports: reports,
     spawnError,
     get exited() {
       return exited;
@@ -546,6 +568,7 @@ function makeServer(kind, proc, { port, configPath, tmpDir }) {
     url: `http://127.0.0.1:${port}`,
     configPath,
     logs: proc.logs,
+    sanitizerReports: proc.sanitizerReports,
     get pid() {
       return proc.child.pid;
     },
@@ -759,6 +782,10 @@ function scope(t) {
       }
     }
     for (const { server, stoppedByTest } of servers) {
+      if (server.sanitizerReports.length) {
+        errors.push(new Error(`${server.kind} (pid ${server.pid}) logged a sanitizer report: ` +
+          `${server.sanitizerReports[0]}; log tail:\n${server.logTail(60)}`));
+      }
       const ex = server.exitedBeforeCleanup;
       if (ex && !stoppedByTest()) {
         errors.push(new Error(`${server.kind} (pid ${server.pid}) exited on its own during the test ` +

@@ -1,5 +1,6 @@
-// Tests of the Redis bus (worker/bus) and our hiredis libuv adapter (worker/redis_uv) against a
-// real redis-server (CHATD_REDIS_SERVER) started on a free loopback port and killed by PID.
+// Integration tests of the Redis bus (worker/bus) and our hiredis libuv adapter (worker/redis_uv)
+// against a real redis-server (CHATD_REDIS_SERVER) started on a free loopback port and killed by
+// PID. Its own binary (it_bus_redis), not part of the unit tests: it needs redis-server.
 // Every wait is bounded by a uv timer; every test ends by stopping the buses, running the loop
 // dry and checking that uv_loop_close finds no handle left.
 
@@ -275,6 +276,11 @@ struct two_buses {
     b->b->start();
     return run_until(&loop, [this] { return both_up() && numsub(port, k_base) == 2; });
   }
+  // `n` subscribes to `room`; true once Redis counts one subscriber on the room's channel.
+  bool joined(node& n, const std::string& room) {
+    n.b->subscribe_room(room);
+    return run_until(&loop, [&] { return numsub(port, room_ch(room)) == 1; });
+  }
   int finish() {
     finished = true;
     a->b->stop();
@@ -297,8 +303,7 @@ struct two_buses {
 TEST_CASE("a broadcast reaches the other worker subscribed to its room") {
   two_buses t;
   REQUIRE(t.start_all());
-  t.b->b->subscribe_room("general");
-  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  REQUIRE(t.joined(*t.b, "general"));
 
   CHECK(t.a->b->publish(chat({"general"}, "hello")));
   REQUIRE(run_until(&t.loop, [&] { return !t.b->got.empty(); }));
@@ -317,8 +322,7 @@ TEST_CASE("a broadcast reaches the other worker subscribed to its room") {
 TEST_CASE("a worker without members in a room does not receive its broadcasts") {
   two_buses t;
   REQUIRE(t.start_all());
-  t.b->b->subscribe_room("general");
-  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  REQUIRE(t.joined(*t.b, "general"));
 
   // One connection keeps order: once the marker arrives, the first message would have too.
   t.a->b->publish(chat({"elsewhere"}, "not for b"));
@@ -332,8 +336,7 @@ TEST_CASE("a worker without members in a room does not receive its broadcasts") 
 TEST_CASE("a worker drops the messages it published itself") {
   two_buses t;
   REQUIRE(t.start_all());
-  t.a->b->subscribe_room("general");
-  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  REQUIRE(t.joined(*t.a, "general"));
 
   t.a->b->publish(chat({"general"}, "own"));
   REQUIRE(run_until(&t.loop, [&] { return t.a->published() == 1; }));
@@ -359,8 +362,7 @@ TEST_CASE("the room channel is unsubscribed after its last member leaves") {
   two_buses t;
   REQUIRE(t.start_all());
   t.b->b->subscribe_room("general");
-  t.b->b->subscribe_room("general");
-  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  REQUIRE(t.joined(*t.b, "general"));
   t.b->b->unsubscribe_room("general");
   t.b->b->subscribe_room("other");  // a later command: once it is seen, the one before was too
   REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("other")) == 1; }));
@@ -379,8 +381,7 @@ TEST_CASE("the room channel is unsubscribed after its last member leaves") {
 TEST_CASE("messages from the emitter are delivered and malformed ones dropped") {
   two_buses t;
   REQUIRE(t.start_all());
-  t.b->b->subscribe_room("general");
-  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  REQUIRE(t.joined(*t.b, "general"));
   probe p(t.port);
   REQUIRE(p.ok());
   CHECK(p.publish(k_base, std::string("\x93\xa1x", 3)));                 // truncated
@@ -401,8 +402,7 @@ TEST_CASE("messages from the emitter are delivered and malformed ones dropped") 
 TEST_CASE("buses reconnect and resubscribe after Redis is killed and restarted") {
   two_buses t;
   REQUIRE(t.start_all());
-  t.b->b->subscribe_room("general");
-  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  REQUIRE(t.joined(*t.b, "general"));
 
   // Publishes in flight when Redis dies get their callbacks with no reply, not a crash.
   for (int i = 0; i < 1000; ++i) {
@@ -436,8 +436,7 @@ TEST_CASE("buses reconnect and resubscribe after Redis is killed and restarted")
 TEST_CASE("a Redis that stops answering is an outage; the buses come back when it resumes") {
   two_buses t;
   REQUIRE(t.start_all());
-  t.b->b->subscribe_room("general");
-  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, room_ch("general")) == 1; }));
+  REQUIRE(t.joined(*t.b, "general"));
   t.redis.pause(true);
   // The liveness PING goes unanswered for the stall time (5 s): both buses report down.
   REQUIRE(run_until(&t.loop, [&] { return !t.a->b->up() && !t.b->b->up(); }));
