@@ -32,8 +32,12 @@ namespace {
 using msgpack::object;
 namespace mt = msgpack::type;
 
-// Deeper than anything simdjson (depth 1024) lets a client send; bounds the renderer's recursion.
-constexpr size_t k_max_depth = 1100;
+// The deepest packet.data chatd reads from a client (simdjson's DEFAULT_MAX_DEPTH: 1024 values
+// on a path from the root) is also the deepest it takes from the bus, so whatever it relays it can read
+// back and re-encode. A Buffer counts as a level: it renders as a placeholder object.
+constexpr size_t k_max_json_depth = 1024;
+// The envelope around packet.data: [uid, {data: ...}, opts].
+constexpr size_t k_envelope_depth = 2;
 
 // notepack 2.x (socket.io-redis 6.x) wrote `undefined` as fixext type 0 with one byte.
 bool is_undefined(const object& o) {
@@ -182,7 +186,10 @@ bool render_map(std::string& out, const object& o, size_t depth, std::string& er
 
 bool render_json(std::string& out, const object& o, size_t depth, std::string& err,
                  std::vector<std::string>& attachments) {
-  if (depth > k_max_depth) {
+  // simdjson counts every value on the path, the innermost scalar too: `depth` containers
+  // enclose o, which is one level more (a Buffer two: an object holding scalars).
+  const size_t levels = o.type == mt::BIN ? 2 : 1;
+  if (depth + levels > k_max_json_depth) {
     err = "nested too deeply";
     return false;
   }
@@ -351,7 +358,7 @@ expected<broadcast> decode_broadcast(std::string_view bytes) {
   // Each array element or map entry takes at least one byte (two for a map entry): limiting the
   // counts by the input size stops a forged 5-byte header from reserving gigabytes.
   const size_t n = bytes.size();
-  const msgpack::unpack_limit limit(n, n / 2 + 1, n, n, n, k_max_depth);
+  const msgpack::unpack_limit limit(n, n / 2 + 1, n, n, n, k_max_json_depth + k_envelope_depth);
   try {
     size_t offset = 0;
     msgpack::object_handle handle =

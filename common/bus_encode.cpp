@@ -15,6 +15,7 @@
 #include "common/bus_wire.h"
 
 #include "common/js_key_order.h"
+#include "common/json_js_compat.h"
 #include "common/json_unicode.h"
 #include "common/msgpack_writer.h"
 #include "common/placeholder.h"
@@ -116,67 +117,6 @@ bool encode_json(msgpack_writer& w, element e, std::string& err,
   }
   err = "unknown JSON value";
   return false;
-}
-
-// JSON.stringify writes two things simdjson 3.0 refuses: integers beyond 64 bits (1e20 prints as
-// "100000000000000000000") and lone surrogates as "\ud800" escapes (a string cut inside an
-// emoji). Only when simdjson has refused the text, this rewrites such integers as decimals (they
-// become the same double JSON.parse makes) and lone surrogates as U+FFFD (what Buffer.write does
-// with them when notepack writes the string).
-bool integer_fits_64(std::string_view digits, bool negative) {
-  const std::string_view limit = negative ? "9223372036854775808" : "18446744073709551615";
-  if (digits.size() != limit.size()) {
-    return digits.size() < limit.size();
-  }
-  return digits <= limit;
-}
-
-std::string js_compatible_json(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 16);
-  bool in_string = false;
-  size_t i = 0;
-  while (i < s.size()) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '"') {
-        in_string = false;
-      } else if (c == '\\' && i + 1 < s.size()) {
-        // An escape is copied whole so an escaped quote does not end the string; lone surrogate
-        // escapes are repaired once the whole text is copied (in place, same length).
-        out.append(s.substr(i, 2));
-        i += 2;
-        continue;
-      }
-      out += c;
-      ++i;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      size_t j = i;
-      while (j < s.size() && (s[j] == '-' || s[j] == '+' || s[j] == '.' || s[j] == 'e' ||
-                              s[j] == 'E' || (s[j] >= '0' && s[j] <= '9'))) {
-        ++j;
-      }
-      const std::string_view token = s.substr(i, j - i);
-      out.append(token);
-      const bool negative = token.front() == '-';
-      const std::string_view digits = token.substr(negative ? 1 : 0);
-      if (!digits.empty() &&
-          digits.find_first_not_of("0123456789") == std::string_view::npos &&
-          !integer_fits_64(digits, negative)) {
-        out += ".0";
-      }
-      i = j;
-      continue;
-    }
-    out += c;
-    ++i;
-  }
-  neutralize_lone_surrogates(out.data(), out.size());
-  return out;
 }
 
 // One parser per thread: it keeps its buffers between messages (a worker is single-threaded).

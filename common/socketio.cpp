@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "common/json_text.h"
+#include "common/json_js_compat.h"
 #include "common/json_unicode.h"
 #include "common/placeholder.h"
 
@@ -82,7 +83,15 @@ bool valid_data(packet_type type, std::string_view data, std::string* why) {
   char* buf = scratch.copy(data);
   neutralize_lone_surrogates(buf, data.size());
   simdjson::dom::element root;
-  if (parser.parse(buf, data.size(), false).get(root) != simdjson::SUCCESS) {
+  auto error = parser.parse(buf, data.size(), false).get(root);
+  std::string repaired;
+  if (error == simdjson::NUMBER_ERROR) {
+    // JSON.stringify(1e20) is "100000000000000000000": valid for every JS peer, refused by
+    // simdjson. Validate the repaired text; the packet itself is relayed as it came.
+    repaired = js_compatible_json(data);
+    error = parser.parse(repaired).get(root);
+  }
+  if (error != simdjson::SUCCESS) {
     return fail(why, "invalid JSON");
   }
   element_type t = root.type();

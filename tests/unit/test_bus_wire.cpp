@@ -501,6 +501,39 @@ TEST_CASE("decode refuses data nested deeper than the limit") {
   CHECK(b->data_json == in_array(std::string(100, '[') + "1" + std::string(100, ']')));
 }
 
+TEST_CASE("decode takes data exactly as deep as a client may send it, Buffers counting as a level") {
+  // simdjson (what reads client packets) counts every value on a path, packet.data itself and the
+  // innermost scalar included, and stops at 1024.
+  auto nested = [](size_t levels, std::string_view leaf_hex) {
+    return message_with_data(std::string(levels, '\x91').append(from_hex(leaf_hex)));
+  };
+  auto limit = wire::decode_broadcast(nested(1023, "01"));
+  REQUIRE(limit.has_value());
+  CHECK(wire::encode_broadcast(*limit).has_value());
+  CHECK_FALSE(wire::decode_broadcast(nested(1024, "01")).has_value());
+  // A Buffer renders as {"_placeholder":true,"num":0}: one level more.
+  auto buffer = wire::decode_broadcast(nested(1022, "c40161"));
+  REQUIRE(buffer.has_value());
+  CHECK(wire::encode_broadcast(*buffer).has_value());
+  CHECK_FALSE(wire::decode_broadcast(nested(1023, "c40161")).has_value());
+}
+
+TEST_CASE("decode then encode is a fixed point for floats holding integers beyond 2^53") {
+  // notepack writes the float64 -2^63 when JavaScript holds it; the decoder prints it as JS does
+  // and the encoder, like notepack, writes an integral number in [-2^63, 2^64) as an integer. One
+  // round later the bytes no longer change.
+  auto b = wire::decode_broadcast(message_with_data(from_hex("91cbc3e0000000000000")));
+  REQUIRE(b.has_value());
+  CHECK(b->data_json == "[-9223372036854776000]");
+  auto once = wire::encode_broadcast(*b);
+  REQUIRE(once.has_value());
+  auto back = wire::decode_broadcast(*once);
+  REQUIRE(back.has_value());
+  auto twice = wire::encode_broadcast(*back);
+  REQUIRE(twice.has_value());
+  CHECK(*twice == *once);
+}
+
 TEST_CASE("decode of mutated messages never yields invalid JSON") {
   // Deterministic mutations (byte flips, insertions, cuts) of every golden vector: whatever
   // decodes must carry valid JSON; the rest must be refused without crashing.
