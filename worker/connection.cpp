@@ -177,8 +177,8 @@ void connection::consume(size_t bytes) {
 }
 
 void connection::flush() {
-  if (poll_session_ != nullptr && poll_session_->poll_ready() && !closing()) {
-    answer_poll(poll_session_->take_poll_payload());
+  if (poll_ != nullptr && poll_->ready() && !closing()) {
+    answer_poll(poll_->take_payload());
   }
   if (writing_ || phase_ == phase::closed) return;
   uv_buf_t bufs[k_max_write_bufs];
@@ -226,7 +226,7 @@ void connection::flush() {
   if (out_.capacity() > k_idle_out_chunks) std::vector<out_chunk>().swap(out_);
   if (close_when_flushed_) return begin_linger();
   if (handover_slot_ >= 0) return do_handover();
-  if (resume_http_ && phase_ == phase::http && poll_session_ == nullptr) {
+  if (resume_http_ && phase_ == phase::http && poll_ == nullptr) {
     resume_http_ = false;
     on_http_data(nullptr, 0);
   }
@@ -318,10 +318,10 @@ void connection::close_now() {
     session_ = nullptr;
     s->transport_gone(*this);
   }
-  if (poll_session_ != nullptr) {
-    session* s = poll_session_;
-    poll_session_ = nullptr;
-    s->poll_closed(*this);
+  if (poll_ != nullptr) {
+    poll_transport* p = poll_;
+    poll_ = nullptr;
+    p->get_gone(*this);
   }
   phase_ = phase::closed;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &connection::on_closed);

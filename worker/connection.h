@@ -18,6 +18,7 @@
 
 #include "common/ws_codec.h"
 #include "worker/frame.h"
+#include "worker/poll_transport.h"
 #include "worker/transport.h"
 
 #include <uv.h>
@@ -34,7 +35,7 @@ class server;
 class session;
 struct http_state;
 
-class connection final : public transport, private ws::frame_handler {
+class connection final : public transport, public held_get, private ws::frame_handler {
  public:
   // A connection with an initialised TCP handle, or nullptr (logged) when libuv refused one.
   static connection* create(server& srv, uv_loop_t* loop);
@@ -52,10 +53,9 @@ class connection final : public transport, private ws::frame_handler {
   void refuse();
   // A handed-over connection: the bytes the previous worker had read, parsed as if read here.
   void feed(std::string bytes);
-  // Something became ready for this connection (a held GET's session has packets).
-  void wake() { mark_dirty(); }
-  // Answers the held long-polling GET with `payload` (an Engine.IO polling payload).
-  void answer_poll(std::string_view payload);
+  // held_get: the polling transport whose GET this connection holds has something, or answers.
+  void wake() override { mark_dirty(); }
+  void answer_poll(std::string_view payload) override;
   // This WebSocket carries `s` (its transport, or a probe of its upgrade): frames go to it.
   void carry(session& s) { session_ = &s; }
   // transport
@@ -82,8 +82,8 @@ class connection final : public transport, private ws::frame_handler {
                std::string_view extra = {});
   // The 101 answer is queued: from now on the bytes are WebSocket frames.
   void accept_websocket();
-  // Holds the current GET for `s` until it has something to send (answer_poll).
-  void hold_poll(session& s, bool keep_alive, std::string headers);
+  // Holds the current GET for `p` until it has something to send (answer_poll).
+  void hold_poll(poll_transport& p, bool keep_alive, std::string headers);
 
   // Called by the server only.
   void flush();
@@ -143,7 +143,7 @@ class connection final : public transport, private ws::frame_handler {
   std::unique_ptr<http_state> http_;
   std::unique_ptr<ws::frame_parser> ws_;
   session* session_ = nullptr;  // WebSocket: the session it carries (see transport.h)
-  session* poll_session_ = nullptr;  // HTTP: the session whose GET this connection holds
+  poll_transport* poll_ = nullptr;  // HTTP: the polling transport whose GET this connection holds
   bool poll_keep_alive_ = true;
   std::string poll_headers_;    // the held GET's extra response headers (CORS, no-store)
   int handover_slot_ = -1;      // a request to hand over once the output queue has drained

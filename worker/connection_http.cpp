@@ -29,7 +29,7 @@ void connection::on_http_data(char* data, size_t len) {
 void connection::drain_http() {
   const config& cfg = srv_.cfg();
   while (!closing() && phase_ == phase::http && http_ && !http_->buf.empty()) {
-    if (poll_session_ != nullptr || handover_slot_ >= 0) {
+    if (poll_ != nullptr || handover_slot_ >= 0) {
       // A held GET is answered first (HTTP/1.1 answers in order); the rest waits for it.
       resume_http_ = true;
       return;
@@ -110,7 +110,7 @@ void connection::respond(int status, std::string_view type, std::string_view bod
 }
 
 void connection::answer_poll(std::string_view payload) {
-  poll_session_ = nullptr;
+  poll_ = nullptr;
   if (closing()) return;
   send(make_bytes(http_response(200, "text/plain; charset=UTF-8", payload, poll_keep_alive_,
                                 poll_headers_)));
@@ -127,8 +127,8 @@ void connection::accept_websocket() {
   ws_ = std::make_unique<ws::frame_parser>(srv_.cfg().max_payload);
 }
 
-void connection::hold_poll(session& s, bool keep_alive, std::string headers) {
-  poll_session_ = &s;
+void connection::hold_poll(poll_transport& p, bool keep_alive, std::string headers) {
+  poll_ = &p;
   poll_keep_alive_ = keep_alive;
   poll_headers_ = std::move(headers);
 }

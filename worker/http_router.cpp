@@ -219,10 +219,9 @@ void polling(connection& c, request& req, session* s, const url_query& q,
                            const std::string& extra) {
   bool keep_alive = req.keep_alive();
   if (req.method() == http::verb::get) {
-    if (!s->attach_poll(c)) {
-      return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
-    }
-    c.hold_poll(*s, keep_alive, extra);
+    poll_transport* p = s->attach_poll(c);
+    if (p == nullptr) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
+    c.hold_poll(*p, keep_alive, extra);
     return;
   }
   if (req.method() == http::verb::post) {

@@ -8,8 +8,6 @@
 #include "common/socketio.h"
 #include "common/assert.h"
 #include "worker/app.h"
-#include "worker/connection.h"
-#include "worker/poll_payload.h"
 #include "worker/session_registry.h"
 
 #include <fmt/format.h>
@@ -32,9 +30,12 @@ session::session(session_context& ctx, transport* ws, std::string query_json, st
                   bool has_channel)
     : ctx_(ctx),
       conn_(ws),
+      poll_(ws == nullptr ? std::make_unique<poll_transport>(*this, ctx.cfg.max_backpressure)
+                          : nullptr),
       query_json_(std::move(query_json)),
       channel_(std::move(channel)),
       has_channel_(has_channel) {
+  if (poll_) conn_ = poll_.get();
   std::string sid = eio::make_sid(ctx.slot);
   std::memcpy(eio_sid_.data(), sid.data(), eio_sid_.size());
   query_json_.shrink_to_fit();
@@ -44,7 +45,7 @@ session::~session() {
   // Freed by the registry after end(), or live at worker exit: no timer may point at us.
   if (scheduled()) ctx_.timers.cancel(*this);
   CHATD_ASSERT(!in_app_, "a session freed while the application still holds it");
-  CHATD_ASSERT(state_ == state::closed || (conn_ == nullptr && probe_ == nullptr && poll_conn_ == nullptr),
+  CHATD_ASSERT(state_ == state::closed || (conn_ == nullptr && probe_ == nullptr),
                "a session freed while a connection still points at it");
 }
 
@@ -70,52 +71,31 @@ void session::set_state(state next) {
 }
 
 bool session::send(const shared_bytes& frame) {
-  if (conn_ != nullptr) return conn_->send(frame);
-  if (state_ == state::closed || doomed_) return false;
-  size_t n = frame->size();
-  if (pending_bytes_ + n > ctx_.cfg.max_backpressure && pending_bytes_ > 0) {
-    ctx_.stats.dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
-    log::info("dropping a polling client: {} bytes pending exceed max_backpressure {}",
-              pending_bytes_ + n, ctx_.cfg.max_backpressure);
-    // This may run inside a broadcast walking our room: end from the timer instead.
-    doomed_ = true;
-    ctx_.timers.schedule(*this, uv_now(ctx_.loop));
-    return false;
-  }
-  pending_.push_back(frame);
-  pending_bytes_ += n;
-  if (poll_conn_ != nullptr) poll_conn_->wake();
-  return true;
+  if (conn_ == nullptr || doomed_) return false;
+  return conn_->send(frame);
 }
 
-bool session::attach_poll(connection& c) {
-  if (poll_conn_ != nullptr && poll_conn_ != &c) {
+session::transport_kind session::current_transport() const {
+  if (conn_ == nullptr) return transport_kind::none;
+  if (conn_ != poll_.get()) return transport_kind::websocket;
+  return probe_ != nullptr ? transport_kind::upgrading : transport_kind::polling;
+}
+
+void session::transport_overflow(transport& t) {
+  CHATD_ASSERT(&t == conn_, "an overflow from a transport that carries another session");
+  ctx_.stats.dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
+  doomed_ = true;
+  ctx_.timers.schedule(*this, uv_now(ctx_.loop));
+}
+
+poll_transport* session::attach_poll(held_get& g) {
+  if (!polling()) return nullptr;
+  if (!poll_->hold(g)) {
     log::debug("session {}: overlapping GET", eio_sid());
     end();  // the held GET gets the close packet
-    return false;
+    return nullptr;
   }
-  poll_conn_ = &c;
-  if (poll_ready()) c.wake();
-  return true;
-}
-
-std::string session::take_poll_payload() {
-  poll_conn_ = nullptr;
-  if (pending_.empty()) return std::string(1, static_cast<char>(eio::packet_type::noop));
-  std::string out;
-  out.reserve(pending_bytes_);
-  append_poll_payload(out, pending_);
-  pending_.clear();
-  pending_bytes_ = 0;
-  if (pending_.capacity() > 16) pending_.shrink_to_fit();
-  return out;
-}
-
-void session::poll_closed(connection& c) {
-  if (poll_conn_ != &c) return;
-  poll_conn_ = nullptr;
-  log::debug("session {}: poll connection closed prematurely", eio_sid());
-  end();
+  return poll_.get();
 }
 
 void session::on_poll_data(std::string_view payload) {
@@ -157,11 +137,12 @@ void session::on_ws_message(transport& t, bool text, std::string_view payload) {
 void session::transport_gone(transport& t) {
   if (&t == probe_) {
     probe_ = nullptr;
-    probed_ = false;
+    if (poll_) poll_->answer_at_once(false);
     arm_timer();
     return;
   }
   CHATD_ASSERT(&t == conn_, "transport_gone from a transport that carries another session");
+  if (&t == poll_.get()) log::debug("session {}: poll connection closed prematurely", eio_sid());
   conn_ = nullptr;  // gone already: end() must not release or close it
   end();
 }
@@ -169,7 +150,7 @@ void session::transport_gone(transport& t) {
 void session::drop_probe() {
   transport* probe = probe_;
   probe_ = nullptr;
-  probed_ = false;
+  if (poll_) poll_->answer_at_once(false);
   probe->release();
   probe->close(ws::close_code::normal, {});
 }
@@ -179,10 +160,9 @@ void session::on_probe_text(std::string_view packet) {
   if (doomed_) return drop_probe();
   if (packet == "2probe") {
     probe_->send(make_text_frame({"3probe"}));
-    probed_ = true;
     // The held GET returns (a noop if nothing else) so the client can pause polling; a GET that
     // arrives from now on is answered at once, for the same reason.
-    if (poll_conn_ != nullptr) poll_conn_->wake();
+    poll_->answer_at_once(true);
     return;
   }
   if (packet == "5") return finish_upgrade();
@@ -194,19 +174,14 @@ void session::on_probe_text(std::string_view packet) {
 void session::finish_upgrade() {
   transport* ws = probe_;
   probe_ = nullptr;
-  probed_ = false;
-  if (poll_conn_ != nullptr) {
-    connection* held = poll_conn_;
-    poll_conn_ = nullptr;
-    held->answer_poll(std::string(1, static_cast<char>(eio::packet_type::noop)));
-  }
-  // The probe already carries this session: from now on it is the session's transport.
-  conn_ = ws;
+  poll_->answer_noop();
   // What polling had not delivered yet goes first on the WebSocket, in order: nothing is lost
   // or sent twice across the switch.
-  std::vector<shared_bytes> rest;
-  rest.swap(pending_);
-  pending_bytes_ = 0;
+  std::vector<shared_bytes> rest = poll_->take_pending();
+  // The probe already carries this session: from now on it is the session's transport. No GET
+  // holds the polling transport any more (answered just above), so it can go.
+  conn_ = ws;
+  poll_.reset();
   for (const shared_bytes& f : rest) {
     if (!conn_->send(f)) break;
   }
@@ -216,7 +191,7 @@ void session::finish_upgrade() {
 
 void session::open() {
   const config& cfg = ctx_.cfg;
-  std::string packet = eio::open_packet(eio_sid(), /*can_upgrade=*/conn_ == nullptr,
+  std::string packet = eio::open_packet(eio_sid(), /*can_upgrade=*/polling(),
                                         cfg.ping_interval_ms, cfg.ping_timeout_ms,
                                         cfg.max_payload);
   send(make_text_frame({packet}));
@@ -263,7 +238,7 @@ void session::on_timer() {
 void session::fail(uint16_t ws_code, std::string_view why) {
   log::debug("session {}: closing: {}", eio_sid(), why);
   if (state_ >= state::closing) return;
-  if (conn_ != nullptr) {
+  if (conn_ != nullptr && !polling()) {
     // The connection's close ends the session (end()); until then nothing more is read.
     set_state(state::closing);
     return conn_->close(ws_code, why);
@@ -285,12 +260,8 @@ void session::on_text(std::string_view packet) {
       }
       return;
     case eio::packet_type::close:
-      if (polling() && poll_conn_ != nullptr) {
-        // As engine.io's polling onClose: the pending GET returns a noop.
-        connection* held = poll_conn_;
-        poll_conn_ = nullptr;
-        held->answer_poll(std::string(1, static_cast<char>(eio::packet_type::noop)));
-      }
+      // As engine.io's polling onClose: the pending GET returns a noop.
+      if (polling()) poll_->answer_noop();
       return fail(ws::close_code::normal, "client closed");
     case eio::packet_type::noop:
       return;
@@ -406,24 +377,14 @@ void session::end() {
     ctx_.application.on_disconnect(*this);
   }
   if (conn_ != nullptr) {
-    // The connection must not keep a pointer to a session freed at the next prepare. When the
-    // connection's own close ended us this only detaches (it is closing already); when the
-    // session ended on its own (a doomed session after an upgrade) the connection closes too.
+    // The transport must not keep a pointer to a session freed at the next prepare. When its
+    // own close ended us this only detaches (it is closing already); otherwise it closes too: a
+    // WebSocket with a close frame, a held GET with what was pending and the close packet.
     transport* t = conn_;
     conn_ = nullptr;
     t->release();
     t->close(ws::close_code::normal, {});
   }
-  if (poll_conn_ != nullptr) {
-    connection* held = poll_conn_;
-    poll_conn_ = nullptr;
-    std::string payload;
-    append_poll_payload(payload, pending_);
-    if (!payload.empty()) payload.push_back(eio::record_separator);
-    payload.push_back(static_cast<char>(eio::packet_type::close));
-    held->answer_poll(payload);
-  }
-  pending_.clear();
   if (probe_ != nullptr) drop_probe();
   ctx_.timers.cancel(*this);
   ctx_.registry.retire(*this);

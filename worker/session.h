@@ -4,10 +4,10 @@
 // chat events to the gateway. The transport under it is a WebSocket connection or HTTP
 // long-polling, and a polling session may upgrade to WebSocket (probe, then "5").
 //
-// Sending is transport-independent: send() takes the shared, pre-framed WebSocket frame. A
-// WebSocket session queues it on its connection; a polling session keeps it in a pending list and
-// the held GET answers with the payloads cut out of those frames (worker/poll_payload.h), so a
-// broadcast is still framed once and shared whatever its recipients' transports.
+// Sending is transport-independent: send() hands the shared, pre-framed WebSocket frame to the
+// session's transport, a WebSocket connection or the session's own poll_transport
+// (worker/poll_transport.h), which keeps it until a GET takes it: a broadcast is framed once
+// whatever its recipients' transports.
 //
 // Lifetime: every session is owned by the worker's session_registry from its handshake on. A
 // WebSocket session ends when its connection closes; a polling session by its close packet, a
@@ -20,12 +20,16 @@
 //   handshaking|connected -> closing  a WebSocket session failed: its close frame is on the way
 //                                     and the connection's close ends it
 //   any -> closed                end(): out of its room, timers off, retired
-// An upgrade (polling -> WebSocket) runs beside the state: probe_ is the WebSocket probing.
+// An upgrade (polling -> WebSocket) runs beside the state, since a socket may upgrade whether
+// or not it has joined "/" yet: transport() tells polling / upgrading (a WebSocket probing) /
+// websocket, and the upgrade's steps are begin_upgrade, on_probe_text, finish_upgrade and
+// drop_probe.
 //
 // The application on "/" sees a session only as a member (worker/member.h).
 
 #include "worker/frame.h"
 #include "worker/member.h"
+#include "worker/poll_transport.h"
 #include "worker/session_context.h"
 #include "worker/timer_wheel.h"
 
@@ -40,13 +44,13 @@
 
 namespace chatd {
 
-class connection;
 class transport;
 
 // The heartbeat and deadlines run on the worker's timer wheel: the session is its own node.
 class session final : public member, private timer_node {
  public:
   enum class state : uint8_t { handshaking, connected, closing, closed };
+  enum class transport_kind : uint8_t { none, polling, upgrading, websocket };
 
   // The one way to make a session: created, owned by ctx.registry, and open (its open packet
   // queued, its heartbeat running). `ws` is the WebSocket transport, or nullptr for a session
@@ -57,9 +61,12 @@ class session final : public member, private timer_node {
 
   // A WebSocket message on `t`: the session's transport, or the probe of its upgrade.
   void on_ws_message(transport& t, bool text, std::string_view payload);
-  // `t` is going away (its connection closed): the transport's end ends the session, a probe's
-  // end the upgrade.
+  // `t` is going away (its connection closed, or a polling GET's did): the transport's end ends
+  // the session, a probe's end the upgrade.
   void transport_gone(transport& t);
+  // A buffering transport (polling) refused a frame over max_backpressure, maybe inside a
+  // broadcast walking our room: the session ends from its timer instead.
+  void transport_overflow(transport& t);
   // An Engine.IO packet arrived as a text message (WebSocket) or in a POST body.
   void on_text(std::string_view packet);
   // A WebSocket binary message: a Socket.IO attachment.
@@ -68,19 +75,13 @@ class session final : public member, private timer_node {
   void end();
 
 
-  // Long-polling (the connection side lives in connection_http.cpp).
-  bool polling() const { return conn_ == nullptr && state_ != state::closed; }
+  bool polling() const { return state_ != state::closed && poll_ != nullptr && conn_ == poll_.get(); }
   bool ended() const { return state_ == state::closed; }
   state current_state() const { return state_; }
-  // A GET: `c` holds it until there is something to send. False (and the session ends) when
-  // another GET is already held: the caller answers 400.
-  bool attach_poll(connection& c);
-  // Something to answer the held GET with (packets, or the noop an upgrade needs).
-  bool poll_ready() const { return !pending_.empty() || probed_; }
-  // The held GET's payload; detaches the GET.
-  std::string take_poll_payload();
-  // The connection holding the GET went away: a transport error, as engine.io has it.
-  void poll_closed(connection& c);
+  transport_kind current_transport() const;
+  // A GET arrived on `g`: the polling transport that now holds it, or nullptr (and the session
+  // ends) when another GET is held already: the caller answers 400.
+  poll_transport* attach_poll(held_get& g);
   // A POST body: packets joined by '\x1e'.
   void on_poll_data(std::string_view payload);
 
@@ -125,7 +126,10 @@ class session final : public member, private timer_node {
  private:
 
   session_context& ctx_;
-  transport* conn_;  // the WebSocket transport; nullptr while polling
+  // The transport: a WebSocket connection, or poll_ while polling; nullptr once ended.
+  transport* conn_;
+  // Only a session opened by a polling handshake has one, until its upgrade completes.
+  std::unique_ptr<poll_transport> poll_;
   // Session ids live inline: an idle session should cost no heap allocation it can avoid.
   std::array<char, 20> eio_sid_{};
   std::array<char, 20> sio_sid_{};
@@ -142,14 +146,9 @@ class session final : public member, private timer_node {
   uint64_t pong_deadline_ = 0;
   uint64_t connect_deadline_ = 0;
   uint64_t upgrade_deadline_ = 0;
-  // Polling: frames not yet delivered, the connection holding the GET, the WebSocket probing.
-  std::vector<shared_bytes> pending_;
-  size_t pending_bytes_ = 0;
-  connection* poll_conn_ = nullptr;
+  // The upgrade: the WebSocket probing (it answered "2probe" once poll_ answers GETs at once).
   transport* probe_ = nullptr;
-  bool probed_ = false;  // the probe answered "3probe": GETs return at once (noop if need be)
   bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
-  // A BINARY_EVENT waiting for its attachments.
   // A BINARY_EVENT waiting for its attachments; allocated only while one is in progress.
   struct binary_state {
     std::string head;

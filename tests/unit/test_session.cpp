@@ -1,10 +1,12 @@
-// The Engine.IO session's state machine on a bare libuv loop: a polling session (no connection
-// under it) driven through its packets, with a recording application on "/". Heartbeat, connect
-// and ping timeouts, CONNECT / DISCONNECT / close from the client, events and acks, and the
-// registry's ownership (an ended session is unlisted at once and freed at collect()).
+// The Engine.IO session's state machine on a bare libuv loop, with a recording application on
+// "/", fake WebSocket transports and fake held GETs: heartbeat, connect and ping timeouts,
+// CONNECT / DISCONNECT / close from either side, events and acks, long-polling GETs, the upgrade
+// (probe, switch, a probe or a GET vanishing mid-way, timeout) and the registry's ownership.
 
 #include "worker/app.h"
 #include "worker/member.h"
+#include "worker/poll_payload.h"
+#include "worker/poll_transport.h"
 #include "worker/session.h"
 #include "worker/session_registry.h"
 #include "worker/timer_wheel.h"
@@ -13,6 +15,8 @@
 
 #include <uv.h>
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +50,24 @@ config short_timers() {
   return c;
 }
 
+// The HTTP connection holding a polling GET, as far as the session's transport sees it.
+struct fake_get final : held_get {
+  poll_transport* held = nullptr;
+  std::vector<std::string> answers;
+  int wakes = 0;
+  void answer_poll(std::string_view payload) override {
+    answers.emplace_back(payload);
+    held = nullptr;
+  }
+  void wake() override { ++wakes; }
+  // What the connection's flush does with a held GET.
+  bool flush() {
+    if (held == nullptr || !held->ready()) return false;
+    answer_poll(held->take_payload());
+    return true;
+  }
+};
+
 struct fixture {
   uv_loop_t loop{};
   config cfg;
@@ -71,6 +93,10 @@ struct fixture {
     CHECK(uv_loop_close(&loop) == 0);
   }
 
+  // One GET per session, alive as long as the fixture (a session may answer it when it ends).
+  std::map<const session*, std::unique_ptr<fake_get>> gets;
+  std::vector<std::string> drain(session& s);
+
   session& open(std::string channel = "lobby") {
     return session::create(*ctx, nullptr, R"({"channel":"lobby"})", channel, !channel.empty());
   }
@@ -86,11 +112,8 @@ struct fixture {
   }
 };
 
-// The packets a GET would carry now, split at the record separator.
-std::vector<std::string> drain(session& s) {
+std::vector<std::string> split_payload(const std::string& payload) {
   std::vector<std::string> out;
-  if (!s.poll_ready()) return out;
-  std::string payload = s.take_poll_payload();
   size_t pos = 0;
   while (pos <= payload.size()) {
     size_t end = payload.find('\x1e', pos);
@@ -101,6 +124,41 @@ std::vector<std::string> drain(session& s) {
   return out;
 }
 
+// The packets a GET would carry now (none, and the GET stays held, when nothing is pending).
+std::vector<std::string> drain(session& s, fake_get& g) {
+  if (g.held == nullptr) g.held = s.attach_poll(g);
+  REQUIRE(g.held != nullptr);
+  g.answers.clear();
+  if (!g.flush()) return {};
+  return split_payload(g.answers.back());
+}
+
+std::vector<std::string> fixture::drain(session& s) {
+  auto& g = gets[&s];
+  if (!g) g = std::make_unique<fake_get>();
+  return ::drain(s, *g);
+}
+
+// A WebSocket connection as the session sees it: frames it was given, whether it was closed.
+struct fake_ws final : transport {
+  std::vector<std::string> sent;  // payloads of the text frames
+  bool closed = false;
+  bool released = false;
+  uint16_t close_code = 0;
+  bool send(const shared_bytes& frame) override {
+    if (closed) return false;
+    auto v = view_frame(*frame);
+    REQUIRE(v.has_value());
+    sent.emplace_back(v->payload);
+    return true;
+  }
+  void close(uint16_t code, std::string_view) override {
+    closed = true;
+    close_code = code;
+  }
+  void release() override { released = true; }
+};
+
 }  // namespace
 
 TEST_CASE("a new session queues the open packet and is listed under its sid") {
@@ -108,7 +166,7 @@ TEST_CASE("a new session queues the open packet and is listed under its sid") {
   session& s = f.open();
   CHECK(s.current_state() == session::state::handshaking);
   CHECK(f.registry->find(s.eio_sid()) == &s);
-  std::vector<std::string> p = drain(s);
+  std::vector<std::string> p = f.drain(s);
   REQUIRE(p.size() == 1);
   CHECK(p[0].starts_with("0{\"sid\":\"" + std::string(s.eio_sid()) + "\""));
   CHECK(p[0].find("\"upgrades\":[\"websocket\"]") != std::string::npos);
@@ -118,11 +176,11 @@ TEST_CASE("a new session queues the open packet and is listed under its sid") {
 TEST_CASE("CONNECT on / is handed to the application and answered with the socket id") {
   fixture f;
   session& s = f.open();
-  drain(s);
+  f.drain(s);
   s.on_poll_data("40");
   CHECK(s.current_state() == session::state::connected);
   CHECK(f.application.calls == std::vector<std::string>{"connect"});
-  std::vector<std::string> p = drain(s);
+  std::vector<std::string> p = f.drain(s);
   REQUIRE(p.size() == 1);
   CHECK(p[0] == "40{\"sid\":\"" + std::string(s.sio_sid()) + "\"}");
   CHECK(s.sio_sid().size() == 20);
@@ -132,11 +190,11 @@ TEST_CASE("CONNECT on / is handed to the application and answered with the socke
 TEST_CASE("a CONNECT without a channel gets CONNECT_ERROR and the session stays handshaking") {
   fixture f;
   session& s = f.open("");
-  drain(s);
+  f.drain(s);
   s.on_poll_data("40");
   CHECK(s.current_state() == session::state::handshaking);
   CHECK(f.application.calls.empty());
-  std::vector<std::string> p = drain(s);
+  std::vector<std::string> p = f.drain(s);
   REQUIRE(p.size() == 1);
   CHECK(p[0].starts_with("44{\"message\":\"missing channel"));
 }
@@ -144,10 +202,10 @@ TEST_CASE("a CONNECT without a channel gets CONNECT_ERROR and the session stays 
 TEST_CASE("an unknown namespace gets Invalid namespace") {
   fixture f;
   session& s = f.open();
-  drain(s);
+  f.drain(s);
   s.on_poll_data("40/admin,");
   CHECK(s.current_state() == session::state::handshaking);
-  std::vector<std::string> p = drain(s);
+  std::vector<std::string> p = f.drain(s);
   REQUIRE(p.size() == 1);
   CHECK(p[0] == R"(44/admin,{"message":"Invalid namespace"})");
 }
@@ -156,19 +214,19 @@ TEST_CASE("events reach the application; a message with an ack id is acknowledge
   fixture f;
   session& s = f.open();
   s.on_poll_data("40");
-  drain(s);
+  f.drain(s);
   s.on_poll_data("42[\"message\",{\"body\":\"hi\"}]\x1e" "427[\"message\",1]\x1e" "42[\"other\"]");
   CHECK(f.application.calls ==
         std::vector<std::string>{"connect", "event message {\"body\":\"hi\"}", "event message 1",
                                  "event other "});
-  CHECK(drain(s) == std::vector<std::string>{"437[]"});
+  CHECK(f.drain(s) == std::vector<std::string>{"437[]"});
 }
 
 TEST_CASE("a binary event waits for its attachments, then reaches the application") {
   fixture f;
   session& s = f.open();
   s.on_poll_data("40");
-  drain(s);
+  f.drain(s);
   s.on_poll_data(R"(451-["message",{"_placeholder":true,"num":0}])");
   CHECK(f.application.calls.size() == 1);
   s.on_poll_data("bAQID");  // base64 of 01 02 03
@@ -220,11 +278,11 @@ TEST_CASE("the server pings every ping interval while the client answers") {
   fixture f;
   session& s = f.open();
   s.on_poll_data("40");
-  drain(s);
+  f.drain(s);
   int pings = 0;
   for (int i = 0; i < 4; ++i) {
     f.run_for(75);
-    std::vector<std::string> p = drain(s);
+    std::vector<std::string> p = f.drain(s);
     for (const std::string& packet : p) {
       if (packet == "2") {
         ++pings;
@@ -283,4 +341,241 @@ TEST_CASE("sessions still live when the registry goes are freed with their timer
   delete f.registry;
   f.registry = new session_registry;
   CHECK(f.timers->scheduled() == 0);
+}
+
+// --- WebSocket sessions ---------------------------------------------------------------------
+
+TEST_CASE("a WebSocket session sends through its transport: open, pings, the CONNECT answer") {
+  fixture f;
+  fake_ws ws;
+  session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
+  CHECK(s.current_transport() == session::transport_kind::websocket);
+  REQUIRE(ws.sent.size() == 1);
+  CHECK(ws.sent[0].starts_with("0{\"sid\":"));
+  CHECK(ws.sent[0].find("\"upgrades\":[]") != std::string::npos);  // nothing to upgrade to
+  s.on_ws_message(ws, true, "40");
+  REQUIRE(ws.sent.size() == 2);
+  CHECK(ws.sent[1].starts_with("40{\"sid\":"));
+  f.run_for(80);
+  CHECK(ws.sent.back() == "2");
+  s.on_ws_message(ws, true, "3");
+  f.run_for(80);
+  CHECK(s.connected());
+  CHECK_FALSE(ws.closed);
+  ws.closed = true;  // what a closing connection does before it says so
+  s.transport_gone(ws);
+  CHECK(s.ended());
+  CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
+  CHECK_FALSE(ws.released);  // the transport ended the link itself
+}
+
+TEST_CASE("a WebSocket session that fails closes its transport and ends when it is gone") {
+  fixture f;
+  fake_ws ws;
+  session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
+  s.on_ws_message(ws, true, "40");
+  f.run_for(150);  // a ping goes out and is never answered
+  CHECK(ws.closed);
+  CHECK(ws.close_code == 1000);
+  CHECK(s.current_state() == session::state::closing);
+  std::string sid(s.eio_sid());
+  s.transport_gone(ws);
+  CHECK(f.registry->find(sid) == nullptr);
+  CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
+}
+
+TEST_CASE("a protocol error on a WebSocket session closes with 1002") {
+  fixture f;
+  fake_ws ws;
+  session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
+  s.on_ws_message(ws, true, "9");
+  CHECK(ws.closed);
+  CHECK(ws.close_code == 1002);
+  s.transport_gone(ws);
+  CHECK(f.application.calls.empty());
+}
+
+// --- Long-polling GETs ------------------------------------------------------------------------
+
+TEST_CASE("a held GET is woken when something is sent, and answered with every pending packet") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);  // the open packet
+  CHECK(f.drain(s).empty());
+  fake_get& g = *f.gets[&s];
+  CHECK(g.held != nullptr);  // nothing pending: the GET stays held
+  int wakes = g.wakes;
+  s.on_poll_data("40\x1e" "42[\"a\"]");
+  CHECK(g.wakes > wakes);
+  CHECK(f.drain(s) == std::vector<std::string>{"40{\"sid\":\"" + std::string(s.sio_sid()) + "\"}"});
+}
+
+TEST_CASE("a second GET while one is held ends the session; the first gets the close packet") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  f.drain(s);  // held
+  fake_get& first = *f.gets[&s];
+  REQUIRE(first.held != nullptr);
+  fake_get second;
+  CHECK(s.attach_poll(second) == nullptr);
+  CHECK(s.ended());
+  CHECK(first.answers.back() == "1");
+  CHECK(second.answers.empty());
+}
+
+TEST_CASE("the client's close packet answers the held GET with a noop and ends the session") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40");
+  f.drain(s);
+  fake_get& g = *f.gets[&s];
+  f.drain(s);  // held again
+  s.on_poll_data("1");
+  CHECK(g.answers.back() == "6");
+  CHECK(s.ended());
+  CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
+}
+
+TEST_CASE("the connection of a held GET closing early ends the session, as a transport error") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  f.drain(s);  // held
+  fake_get& g = *f.gets[&s];
+  poll_transport* p = g.held;
+  REQUIRE(p != nullptr);
+  g.held = nullptr;
+  p->get_gone(g);
+  CHECK(s.ended());
+}
+
+TEST_CASE("a session ending with a GET held answers it with what was pending, then close") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  f.drain(s);  // held
+  fake_get& g = *f.gets[&s];
+  g.wakes = 0;
+  // The connection would answer at its next flush; the session ends before that.
+  s.on_poll_data("40");
+  CHECK(g.wakes == 1);
+  // The CONNECT answer is pending and the GET held: end() must deliver both.
+  s.end();
+  REQUIRE(g.answers.size() >= 1);
+  std::vector<std::string> p = split_payload(g.answers.back());
+  REQUIRE(p.size() == 2);
+  CHECK(p[0].starts_with("40{"));
+  CHECK(p[1] == "1");
+}
+
+// --- The upgrade ------------------------------------------------------------------------------
+
+TEST_CASE("upgrade: probe, noop for the held GET, then everything pending moves to the WebSocket") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40");
+  fake_get& g = *f.gets[&s];
+  fake_ws probe;
+  REQUIRE(s.begin_upgrade(probe));
+  CHECK(s.current_transport() == session::transport_kind::upgrading);
+  s.on_ws_message(probe, true, "2probe");
+  CHECK(probe.sent == std::vector<std::string>{"3probe"});
+  // The GET returns at once (here with the pending CONNECT answer), and so does the next one.
+  std::vector<std::string> p = f.drain(s);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].starts_with("40{"));
+  CHECK(f.drain(s) == std::vector<std::string>{"6"});
+  // Something sent now waits for whichever transport comes next, in order.
+  s.send(make_text_frame({"42[\"chat\",1]"}));
+  f.drain(s);  // that GET carries it (polling is still the transport until "5")
+  CHECK(g.answers.back() == "42[\"chat\",1]");
+  g.held = s.attach_poll(g);  // the client's last GET, held during "5"
+  REQUIRE(g.held != nullptr);
+  s.send(make_text_frame({"42[\"chat\",2]"}));
+  g.answers.clear();
+  s.on_ws_message(probe, true, "5");
+  CHECK(s.current_transport() == session::transport_kind::websocket);
+  // The held GET got a noop; the packet it had not carried went to the WebSocket.
+  CHECK(g.answers == std::vector<std::string>{"6"});
+  CHECK(probe.sent == std::vector<std::string>{"3probe", "42[\"chat\",2]"});
+  s.send(make_text_frame({"42[\"chat\",3]"}));
+  CHECK(probe.sent.back() == "42[\"chat\",3]");
+  CHECK(s.attach_poll(g) == nullptr);  // no polling after the upgrade
+  CHECK(s.connected());
+}
+
+TEST_CASE("upgrade: the probe vanishing mid-upgrade leaves the session polling") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40");
+  f.drain(s);
+  fake_ws probe;
+  REQUIRE(s.begin_upgrade(probe));
+  s.on_ws_message(probe, true, "2probe");
+  probe.closed = true;
+  s.transport_gone(probe);  // its connection closed before "5"
+  CHECK(s.current_transport() == session::transport_kind::polling);
+  CHECK(s.connected());
+  // GETs are held again (no longer answered at once), and the session still delivers.
+  CHECK(f.drain(s).empty());
+  s.send(make_text_frame({"42[\"chat\",1]"}));
+  CHECK(f.drain(s) == std::vector<std::string>{"42[\"chat\",1]"});
+  // A new probe may try again.
+  fake_ws again;
+  CHECK(s.begin_upgrade(again));
+}
+
+TEST_CASE("upgrade: the polling GET vanishing mid-upgrade ends the session and closes the probe") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40");
+  f.drain(s);
+  fake_get& g = *f.gets[&s];
+  f.drain(s);  // held
+  fake_ws probe;
+  REQUIRE(s.begin_upgrade(probe));
+  poll_transport* p = g.held;
+  REQUIRE(p != nullptr);
+  g.held = nullptr;
+  p->get_gone(g);
+  CHECK(s.ended());
+  CHECK(probe.released);
+  CHECK(probe.closed);
+  CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
+}
+
+TEST_CASE("upgrade: a probe that does not finish in upgrade_timeout is dropped") {
+  config c = short_timers();
+  c.upgrade_timeout_ms = 30;
+  c.ping_interval_ms = 1000;
+  fixture f(c);
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40");
+  fake_ws probe;
+  REQUIRE(s.begin_upgrade(probe));
+  fake_ws second;
+  CHECK_FALSE(s.begin_upgrade(second));  // one probe at a time
+  f.run_for(80);
+  CHECK(probe.closed);
+  CHECK(probe.released);
+  CHECK(s.current_transport() == session::transport_kind::polling);
+  CHECK(s.connected());
+}
+
+TEST_CASE("upgrade: anything but 2probe / 5 on the probe drops it, the session keeps polling") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  fake_ws probe;
+  REQUIRE(s.begin_upgrade(probe));
+  s.on_ws_message(probe, true, "42[\"x\"]");
+  CHECK(probe.closed);
+  CHECK(s.current_transport() == session::transport_kind::polling);
+  CHECK_FALSE(s.ended());
 }
