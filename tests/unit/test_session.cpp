@@ -96,6 +96,9 @@ struct fixture {
   // One GET per session, alive as long as the fixture (a session may answer it when it ends).
   std::map<const session*, std::unique_ptr<fake_get>> gets;
   std::vector<std::string> drain(session& s);
+  // A polling session whose open packet was taken, optionally CONNECTed on "/", and whose next
+  // GET is held (nothing pending): that GET.
+  fake_get& held_get_of(session& s, bool connect = false);
 
   session& open(std::string channel = "lobby") {
     return session::create(*ctx, nullptr, R"({"channel":"lobby"})", channel, !channel.empty());
@@ -137,6 +140,18 @@ std::vector<std::string> fixture::drain(session& s) {
   auto& g = gets[&s];
   if (!g) g = std::make_unique<fake_get>();
   return ::drain(s, *g);
+}
+
+fake_get& fixture::held_get_of(session& s, bool connect) {
+  drain(s);
+  if (connect) {
+    s.on_poll_data("40");
+    drain(s);
+  }
+  CHECK(drain(s).empty());
+  fake_get& g = *gets[&s];
+  REQUIRE(g.held != nullptr);
+  return g;
 }
 
 // A WebSocket connection as the session sees it: frames it was given, whether it was closed.
@@ -400,10 +415,7 @@ TEST_CASE("a protocol error on a WebSocket session closes with 1002") {
 TEST_CASE("a held GET is woken when something is sent, and answered with every pending packet") {
   fixture f;
   session& s = f.open();
-  f.drain(s);  // the open packet
-  CHECK(f.drain(s).empty());
-  fake_get& g = *f.gets[&s];
-  CHECK(g.held != nullptr);  // nothing pending: the GET stays held
+  fake_get& g = f.held_get_of(s);  // nothing pending: the GET stays held
   int wakes = g.wakes;
   s.on_poll_data("40\x1e" "42[\"a\"]");
   CHECK(g.wakes > wakes);
@@ -413,10 +425,7 @@ TEST_CASE("a held GET is woken when something is sent, and answered with every p
 TEST_CASE("a second GET while one is held ends the session; the first gets the close packet") {
   fixture f;
   session& s = f.open();
-  f.drain(s);
-  f.drain(s);  // held
-  fake_get& first = *f.gets[&s];
-  REQUIRE(first.held != nullptr);
+  fake_get& first = f.held_get_of(s);
   fake_get second;
   CHECK(s.attach_poll(second) == nullptr);
   CHECK(s.ended());
@@ -441,11 +450,8 @@ TEST_CASE("the client's close packet answers the held GET with a noop and ends t
 TEST_CASE("the connection of a held GET closing early ends the session, as a transport error") {
   fixture f;
   session& s = f.open();
-  f.drain(s);
-  f.drain(s);  // held
-  fake_get& g = *f.gets[&s];
+  fake_get& g = f.held_get_of(s);
   poll_transport* p = g.held;
-  REQUIRE(p != nullptr);
   g.held = nullptr;
   p->get_gone(g);
   CHECK(s.ended());
@@ -454,9 +460,7 @@ TEST_CASE("the connection of a held GET closing early ends the session, as a tra
 TEST_CASE("a session ending with a GET held answers it with what was pending, then close") {
   fixture f;
   session& s = f.open();
-  f.drain(s);
-  f.drain(s);  // held
-  fake_get& g = *f.gets[&s];
+  fake_get& g = f.held_get_of(s);
   g.wakes = 0;
   // The connection would answer at its next flush; the session ends before that.
   s.on_poll_data("40");
@@ -532,15 +536,10 @@ TEST_CASE("upgrade: the probe vanishing mid-upgrade leaves the session polling")
 TEST_CASE("upgrade: the polling GET vanishing mid-upgrade ends the session and closes the probe") {
   fixture f;
   session& s = f.open();
-  f.drain(s);
-  s.on_poll_data("40");
-  f.drain(s);
-  fake_get& g = *f.gets[&s];
-  f.drain(s);  // held
+  fake_get& g = f.held_get_of(s, true);
   fake_ws probe;
   REQUIRE(s.begin_upgrade(probe));
   poll_transport* p = g.held;
-  REQUIRE(p != nullptr);
   g.held = nullptr;
   p->get_gone(g);
   CHECK(s.ended());
