@@ -70,9 +70,17 @@ void chat::on_disconnect(member& s) {
       if (it->second.empty()) pending_.erase(it);
     }
   }
-  rooms_.leave(s);
+  rooms_.leave_all(s);
   by_sid_.erase(s.id());
   stats_.sessions.fetch_sub(1, std::memory_order_relaxed);
+}
+
+room* chat::channel_room(member& m) {
+  // client.to(channel) names the room whether or not the socket is still in it (another node's
+  // socketsLeave may have taken it out); its home room is that room unless so.
+  room* home = m.home_.where;
+  if (home != nullptr && home->name == m.channel()) return home;
+  return rooms_.find(m.channel());
 }
 
 void chat::deliver(room& r, const shared_bytes& frame, const member* except) {
@@ -85,7 +93,7 @@ void chat::deliver(room& r, const shared_bytes& frame, const member* except) {
 
 void chat::broadcast(member& from, std::string_view event_prefix, std::string_view event,
                      std::string_view arg_json) {
-  if (room* r = from.room_; r != nullptr && r->members.size() > 1) {
+  if (room* r = channel_room(from); r != nullptr && r->members.size() > 1) {
     deliver(*r, make_text_frame({event_prefix, arg_json, sio::event_tail}), &from);
   }
   if (bus_ == nullptr) return;
@@ -130,7 +138,7 @@ void chat::on_binary_event(member& s, std::string_view name, std::string_view pa
   std::string data_json;
   data_json.reserve(payload_json.size() + 12);
   data_json.append(R"(["chat",)").append(payload_json.empty() ? "null" : payload_json).append("]");
-  if (room* r = s.room_; r != nullptr && r->members.size() > 1) {
+  if (room* r = channel_room(s); r != nullptr && r->members.size() > 1) {
     std::vector<shared_bytes> frames = binary_event_frames(data_json, attachments);
     uint64_t n = 0;
     rooms::for_each_member(*r, [&](member& m) {

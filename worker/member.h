@@ -10,7 +10,9 @@
 #include "worker/frame.h"
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 namespace chatd {
 
@@ -34,9 +36,15 @@ class member {
   // Answers the client's CONNECT (`40{"sid":…}`): the socket counts as connected from then on.
   virtual void accept_connect() = 0;
 
-  // Room membership, written by `rooms` only.
-  room* room_ = nullptr;
-  uint32_t room_index_ = 0;
+  // Room membership, written by `rooms` only. A socket's first room (the seed's channel) lives
+  // inline; rooms joined later (a REMOTE_JOIN from another node: socketsJoin) in `extra_rooms_`,
+  // allocated only then, so the common one-room socket costs no allocation for it.
+  struct membership {
+    room* where = nullptr;
+    uint32_t index = 0;  // position in where->members
+  };
+  membership home_;
+  std::unique_ptr<std::vector<membership>> extra_rooms_;
   // Broadcast de-duplication stamp, written by the application only.
   uint64_t mark_ = 0;
   // The CONNECT answer waits for the room's Redis subscription (the application's bookkeeping).

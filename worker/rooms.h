@@ -1,8 +1,9 @@
 #pragma once
-// Room membership of this worker's sockets. A member is in at most one chat room (the seed's
-// `channel`). Members sit in a vector so a broadcast walks contiguous memory; each member keeps
-// its index there so leaving is O(1) (swap with the last). The bus is told when a room gains its
-// first local member and loses its last, so a worker subscribes only to rooms it can deliver to.
+// Room membership of this worker's sockets. A member is in any number of rooms: its channel,
+// joined at connect (the seed's room), and whatever other nodes' socketsJoin() add. Each room's
+// members sit in a vector so a broadcast walks contiguous memory; each membership keeps its index
+// there so leaving is O(1) (swap with the last). The bus is told when a room gains its first
+// local member and loses its last, so a worker subscribes only to rooms it can deliver to.
 //
 // Re-entrancy: join/leave must not run while a broadcast walks the same room's members (the swap
 // would skip or repeat a member). Walks go through for_each_member(), which counts them, and
@@ -34,11 +35,23 @@ class rooms {
   std::function<void(std::string_view room)> on_first_member;
   std::function<void(std::string_view room)> on_last_member;
 
-  // Adds m to `name` (m must not be in a room).
-  void join(member& m, std::string_view name);
-  // Removes m from its room, if any.
-  void leave(member& m);
+  // Adds m to `name`; false when it is there already.
+  bool join(member& m, std::string_view name);
+  // Removes m from `name`; false when it was not there.
+  bool leave(member& m, std::string_view name);
+  // Removes m from every room it is in (its disconnect).
+  void leave_all(member& m);
   room* find(std::string_view name);
+  // Whether m is in `r`.
+  static bool in(const member& m, const room* r);
+  // Calls f(room&) for each room m is in, the first joined first.
+  template <class F>
+  static void for_each_room_of(const member& m, F&& f) {
+    if (m.home_.where != nullptr) f(*m.home_.where);
+    if (m.extra_rooms_) {
+      for (const member::membership& e : *m.extra_rooms_) f(*e.where);
+    }
+  }
   size_t size() const { return rooms_.size(); }
 
   // Calls f(member&) for each member of r; join/leave of r meanwhile stop the worker.
@@ -61,6 +74,10 @@ class rooms {
     walk_guard& operator=(const walk_guard&) = delete;
     room& r_;
   };
+  void remove(member& m, member::membership& slot);
+  // The membership of m that names r (m must be in r).
+  static member::membership& slot_of(member& m, const room* r);
+
   struct hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

@@ -1,0 +1,30 @@
+#pragma once
+// A member (worker/member.h) of the tests' own: it records the frames it is sent, so the
+// application and rooms are tested without sessions, transports or a loop.
+
+#include "worker/member.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chatd::testing {
+
+struct test_member final : member {
+  std::string sid, query, room_name;
+  std::vector<std::string> got;  // WebSocket frame payloads (text frames under 126 bytes)
+  bool connected = false;
+  test_member(std::string id, std::string room) : sid(std::move(id)), room_name(std::move(room)) {
+    query = R"({"channel":")" + room_name + R"(","userId":")" + sid + R"("})";
+  }
+  std::string_view id() const override { return sid; }
+  std::string_view query_json() const override { return query; }
+  std::string_view channel() const override { return room_name; }
+  bool send(const shared_bytes& frame) override {
+    got.push_back(frame->substr(2));  // 2-byte header of a short unmasked frame
+    return true;
+  }
+  void accept_connect() override { connected = true; }
+};
+
+}  // namespace chatd::testing
