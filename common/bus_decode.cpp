@@ -6,6 +6,7 @@
 
 #include "common/bus_wire.h"
 
+#include "common/bus_msgpack.h"
 #include "common/js_key_order.h"
 #include "common/json_text.h"
 #include "common/placeholder.h"
@@ -249,7 +250,19 @@ bool render_json(std::string& out, const object& o, size_t depth, std::string& e
   return false;
 }
 
-// Finds `name` among a map's string keys (the last one wins, as with JS assignment).
+bool ref_everything(mt::object_type, std::size_t, void*) { return true; }
+
+}  // namespace
+
+namespace detail {
+
+bool render_value_json(std::string& out, const object& o, std::string& err,
+                       std::vector<std::string>& attachments) {
+  return render_json(out, o, 0, err, attachments);
+}
+
+void append_decimal(std::string& out, uint64_t v) { append_u(out, v); }
+
 const object* field(const object& map, std::string_view name) {
   const object* found = nullptr;
   for (uint32_t i = 0; i < map.via.map.size; ++i) {
@@ -293,15 +306,7 @@ bool read_room_list(const object* o, std::vector<std::string>& out, std::string&
   return true;
 }
 
-bool ref_everything(mt::object_type, std::size_t, void*) { return true; }
-
-expected<broadcast> decode_object(const object& root) {
-  if (root.type != mt::ARRAY || root.via.array.size < 3) {
-    return unexpected(std::string("not a [uid, packet, opts] array"));
-  }
-  const object& uid = root.via.array.ptr[0];
-  const object& packet = root.via.array.ptr[1];
-  const object& opts = root.via.array.ptr[2];
+expected<broadcast> broadcast_of(const object& uid, const object& packet, const object& opts) {
   broadcast b;
   if (uid.type != mt::STR) {
     return unexpected(std::string("uid is not a string"));
@@ -349,9 +354,7 @@ expected<broadcast> decode_object(const object& root) {
   return b;
 }
 
-}  // namespace
-
-expected<broadcast> decode_broadcast(std::string_view bytes) {
+expected<msgpack::object_handle> unpack_bounded(std::string_view bytes) {
   if (bytes.empty()) {
     return unexpected(std::string("empty message"));
   }
@@ -366,7 +369,7 @@ expected<broadcast> decode_broadcast(std::string_view bytes) {
     if (offset != n) {
       return unexpected(std::to_string(n - offset) + " trailing bytes");
     }
-    return decode_object(handle.get());
+    return handle;
   } catch (const msgpack::insufficient_bytes&) {
     return unexpected(std::string("truncated msgpack"));
   } catch (const std::bad_alloc&) {
@@ -374,6 +377,20 @@ expected<broadcast> decode_broadcast(std::string_view bytes) {
   } catch (const std::exception& e) {
     return unexpected(std::string("malformed msgpack: ") + e.what());
   }
+}
+
+}  // namespace detail
+
+expected<broadcast> decode_broadcast(std::string_view bytes) {
+  auto handle = detail::unpack_bounded(bytes);
+  if (!handle) {
+    return unexpected(handle.error());
+  }
+  const object& root = handle->get();
+  if (root.type != mt::ARRAY || root.via.array.size < 3) {
+    return unexpected(std::string("not a [uid, packet, opts] array"));
+  }
+  return detail::broadcast_of(root.via.array.ptr[0], root.via.array.ptr[1], root.via.array.ptr[2]);
 }
 
 }  // namespace chatd::wire

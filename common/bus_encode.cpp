@@ -14,6 +14,7 @@
 
 #include "common/bus_wire.h"
 
+#include "common/bus_msgpack.h"
 #include "common/js_key_order.h"
 #include "common/json_js_compat.h"
 #include "common/json_unicode.h"
@@ -139,57 +140,108 @@ bool write_string_array(msgpack_writer& w, const std::vector<std::string>& items
 
 }  // namespace
 
-expected<std::string> encode_broadcast(const broadcast& b) {
+namespace detail {
+
+expected<simdjson::dom::element> parse_js_json(std::string_view text) {
   simdjson::dom::element root;
-  auto parse_error = json_parser().parse(b.data_json).get(root);
-  std::string repaired;
+  auto parse_error = json_parser().parse(text.data(), text.size()).get(root);
   if (parse_error == simdjson::NUMBER_ERROR || parse_error == simdjson::STRING_ERROR) {
-    repaired = js_compatible_json(b.data_json);
+    // The parser copies the text into its own padded buffer: `repaired` may go after parse().
+    const std::string repaired = js_compatible_json(text);
     parse_error = json_parser().parse(repaired).get(root);
   }
   if (parse_error) {
-    return unexpected(std::string("data_json: ") + simdjson::error_message(parse_error));
+    return unexpected(std::string(simdjson::error_message(parse_error)));
   }
-  if (root.type() != element_type::ARRAY) {
-    return unexpected(std::string("data_json: not a JSON array"));
-  }
+  return root;
+}
 
+bool write_json_value(msgpack_writer& w, simdjson::dom::element e, std::string& err,
+                      const std::vector<std::string>& attachments) {
+  return encode_json(w, e, err, attachments);
+}
+
+expected<std::string> json_to_msgpack(std::string_view text) {
+  auto root = parse_js_json(text);
+  if (!root) {
+    return unexpected(root.error());
+  }
+  std::string out;
+  out.reserve(text.size() + 16);
+  msgpack_writer w(out);
+  std::string err;
+  if (!encode_json(w, *root, err, {})) {
+    return unexpected(err);
+  }
+  return out;
+}
+
+// packet: {type, data, nsp}, the order socket.io builds it in and the adapter completes it.
+// An ack id is not written: a Node adapter publishes a BROADCAST request before socket.io-adapter
+// gives the packet its id, and chatd never publishes ack-expecting plain broadcasts.
+bool write_packet(msgpack_writer& w, const broadcast& b, std::string& err) {
+  auto parsed = parse_js_json(b.data_json);
+  if (!parsed) {
+    err = "data_json: " + parsed.error();
+    return false;
+  }
+  const simdjson::dom::element root = *parsed;
+  if (root.type() != element_type::ARRAY) {
+    err = "data_json: not a JSON array";
+    return false;
+  }
+  w.map_header(3);
+  w.str("type");
+  w.sint(b.type);
+  w.str("data");
+  if (!encode_json(w, root, err, b.attachments)) {
+    err = "data_json: " + err;
+    return false;
+  }
+  w.str("nsp");
+  w.str(b.nsp);
+  return true;
+}
+
+// opts: {rooms, except, flags}, as RedisAdapter.broadcast and broadcastWithAck build rawOpts;
+// flags as the BroadcastOperator sets them, .volatile before .timeout().
+bool write_opts(msgpack_writer& w, const broadcast& b, std::optional<double> timeout_ms,
+                std::string& err) {
+  w.map_header(3);
+  w.str("rooms");
+  if (!write_string_array(w, b.rooms)) {
+    err = "too many rooms";
+    return false;
+  }
+  w.str("except");
+  if (!write_string_array(w, b.except)) {
+    err = "too many excepts";
+    return false;
+  }
+  w.str("flags");
+  w.map_header((b.volatile_flag ? 1 : 0) + (timeout_ms ? 1 : 0));
+  if (b.volatile_flag) {
+    w.str("volatile");
+    w.boolean(true);
+  }
+  if (timeout_ms) {
+    w.str("timeout");
+    w.number(*timeout_ms);
+  }
+  return true;
+}
+
+}  // namespace detail
+
+expected<std::string> encode_broadcast(const broadcast& b) {
   std::string out;
   out.reserve(b.data_json.size() + b.uid.size() + 64);
   msgpack_writer w(out);
   w.array_header(3);
   w.str(b.uid);
-
-  // packet: {type, data, nsp}, the order socket.io builds it in and the adapter completes it.
-  // An ack id is not written: chatd never publishes ack-expecting broadcasts.
-  w.map_header(3);
-  w.str("type");
-  w.sint(b.type);
-  w.str("data");
   std::string err;
-  if (!encode_json(w, root, err, b.attachments)) {
-    return unexpected("data_json: " + err);
-  }
-  w.str("nsp");
-  w.str(b.nsp);
-
-  // opts: {rooms, except, flags}, as RedisAdapter.broadcast builds rawOpts.
-  w.map_header(3);
-  w.str("rooms");
-  if (!write_string_array(w, b.rooms)) {
-    return unexpected(std::string("too many rooms"));
-  }
-  w.str("except");
-  if (!write_string_array(w, b.except)) {
-    return unexpected(std::string("too many excepts"));
-  }
-  w.str("flags");
-  if (b.volatile_flag) {
-    w.map_header(1);
-    w.str("volatile");
-    w.boolean(true);
-  } else {
-    w.map_header(0);
+  if (!detail::write_packet(w, b, err) || !detail::write_opts(w, b, std::nullopt, err)) {
+    return unexpected(err);
   }
   return out;
 }
