@@ -363,6 +363,18 @@ std::optional<event_args> split_event(std::string_view data) {
   }
 }
 
+std::optional<std::string_view> first_element(std::string_view array) {
+  json_scanner sc(array);
+  sc.skip_ws();
+  if (sc.peek() != '[') return std::nullopt;
+  sc.advance();
+  sc.skip_ws();
+  if (sc.peek() == ']') return std::string_view();
+  size_t start = sc.pos();
+  if (sc.at_end() || !sc.skip_value()) return std::nullopt;
+  return array.substr(start, sc.pos() - start);
+}
+
 // --- encoders ----------------------------------------------------------------------------------
 
 // Binary types get no "<n>-" count here (the signature has no room for one): the server side

@@ -43,6 +43,10 @@ struct event_args {
 // Splits a validated EVENT array. Returns nullopt if `data` is not such an array.
 std::optional<event_args> split_event(std::string_view data);
 
+// The raw JSON of a validated array's first element ("" when the array is empty), as a view
+// into `array`; nullopt if `array` is not an array. An ACK's first argument, for one.
+std::optional<std::string_view> first_element(std::string_view array);
+
 // A BINARY_EVENT's data against its attachments, as socket.io-parser's reconstructPacket checks
 // it: every {"_placeholder":true,...} object has a numeric num in [0, attachments). A packet
 // that fails this makes the reference decoder throw ("illegal attachments").

@@ -26,8 +26,14 @@ class app {
   // A BINARY_EVENT whose attachments have all arrived; `first_arg_json` keeps its placeholders.
   virtual void on_binary_event(member& m, std::string_view name, std::string_view first_arg_json,
                                std::vector<std::string> attachments) = 0;
-  // The socket left the namespace (client DISCONNECT or the transport is gone). After this the
-  // application must hold no reference to `m`.
+  // The client answered an ACK the server asked for (a packet sent with an ack id): its
+  // arguments as a JSON array, with their Buffers as attachments (placeholders in the JSON).
+  virtual void on_ack(member& m, int64_t ack_id, std::string_view args_json,
+                      std::vector<std::string> attachments) {
+    (void)m, (void)ack_id, (void)args_json, (void)attachments;
+  }
+  // The socket left the namespace (client DISCONNECT, a server-side disconnect, or the
+  // transport is gone). After this the application must hold no reference to `m`.
   virtual void on_disconnect(member& m) = 0;
 };
 

@@ -176,6 +176,17 @@ void connection::consume(size_t bytes) {
   }
 }
 
+std::string connection::peer_address() {
+  sockaddr_storage addr{};
+  int len = sizeof(addr);
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
+  char text[INET6_ADDRSTRLEN] = {};
+  int rc = addr.ss_family == AF_INET6
+               ? uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&addr), text, sizeof(text))
+               : uv_ip4_name(reinterpret_cast<sockaddr_in*>(&addr), text, sizeof(text));
+  return rc == 0 ? std::string(text) : std::string();
+}
+
 void connection::flush() {
   if (poll_ != nullptr && poll_->ready() && !closing()) {
     answer_poll(poll_->take_payload());

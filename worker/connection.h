@@ -45,6 +45,8 @@ class connection final : public transport, public held_get, private ws::frame_ha
   connection& operator=(const connection&) = delete;
 
   uv_tcp_t* tcp() { return &tcp_; }
+  // The peer's IP as text ("127.0.0.1", "::1"); empty if the socket has none any more.
+  std::string peer_address();
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
   // Starts reading (after uv_accept, or after adopting a handed-over descriptor).

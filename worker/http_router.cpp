@@ -6,6 +6,7 @@
 
 #include "common/engineio.h"
 #include "common/log.h"
+#include "common/node_headers.h"
 #include "common/url_query.h"
 #include "worker/connection.h"
 #include "worker/demo_page.h"
@@ -19,6 +20,8 @@
 #include <fmt/format.h>
 
 #include <strings.h>
+
+#include <chrono>
 
 namespace chatd {
 
@@ -76,8 +79,9 @@ std::string eio_headers(const config& cfg, const request& req) {
 
 }  // namespace
 
-// This file's steps, in engine.io's order (handshake, polling, upgrade); file-local in use. (engine.io's order: handshake, polling, upgrade).
+// This file's steps, in engine.io's order (handshake, polling, upgrade); file-local in use.
 void engineio(connection& c, request& req, std::string_view query);
+handshake_record handshake_of(connection& c, const request& req);
 void polling(connection& c, request& req, session* s, const url_query& q, const std::string& extra);
 bool ws_accept(connection& c, request& req);
 void eio_error(connection& c, eio::error_code code, bool upgrade, bool keep_alive,
@@ -210,9 +214,25 @@ void engineio(connection& c, request& req, std::string_view query_text) {
   const std::string* channel = q.get("channel");
   bool has_channel = channel != nullptr && !channel->empty();
   session& s = session::create(c.owner().session_ctx(), ws ? &c : nullptr, q.to_json(),
-                               has_channel ? *channel : std::string(), has_channel);
+                               has_channel ? *channel : std::string(), has_channel,
+                               handshake_of(c, req));
   if (ws) c.carry(s);
   if (!ws) polling(c, req, &s, q, extra);
+}
+
+handshake_record handshake_of(connection& c, const request& req) {
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
+  fields.reserve(16);
+  for (const auto& f : req) fields.emplace_back(f.name_string(), f.value());
+  handshake_record hs;
+  hs.headers_json = node_headers_json(fields);
+  hs.url.assign(req.target());
+  hs.address = c.peer_address();
+  hs.issued_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+  hs.xdomain = req.find(http::field::origin) != req.end();
+  return hs;
 }
 
 void polling(connection& c, request& req, session* s, const url_query& q,

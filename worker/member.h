@@ -11,12 +11,24 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace chatd {
 
 struct room;
+
+// What a Node server's socket.handshake holds besides the query and auth, kept from the HTTP
+// request that opened the session (REMOTE_FETCH answers carry it to other nodes).
+struct handshake_record {
+  std::string headers_json = "{}";  // as Node's req.headers: lower-case names, in arrival order
+  std::string url;                  // the request target, as req.url
+  std::string address;              // the peer's IP, as req.socket.remoteAddress
+  uint64_t issued_ms = 0;           // ms since the epoch
+  bool xdomain = false;             // an Origin header was sent
+  bool secure = false;              // TLS (chatd serves plain TCP; a proxy terminates TLS)
+};
 
 class member {
  public:
@@ -35,6 +47,13 @@ class member {
   virtual bool send(const shared_bytes& frame) = 0;
   // Answers the client's CONNECT (`40{"sid":…}`): the socket counts as connected from then on.
   virtual void accept_connect() = 0;
+  virtual const handshake_record& handshake() const = 0;
+  // The CONNECT packet's payload (socket.handshake.auth) as JSON; "{}" when it had none.
+  virtual std::string_view auth_json() const = 0;
+  // A server-side disconnect (socket.disconnect(close)): the client gets DISCONNECT, its reason
+  // "io server disconnect", and the application's on_disconnect runs now; with `close` the
+  // Engine.IO connection closes too. It leaves rooms: never call it inside a room walk.
+  virtual void disconnect(bool close) = 0;
 
   // Room membership, written by `rooms` only. A socket's first room (the seed's channel) lives
   // inline; rooms joined later (a REMOTE_JOIN from another node: socketsJoin) in `extra_rooms_`,

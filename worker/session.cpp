@@ -18,23 +18,24 @@
 namespace chatd {
 
 session& session::create(session_context& ctx, transport* ws, std::string query_json,
-                         std::string channel, bool has_channel) {
-  std::unique_ptr<session> owned(
-      new session(ctx, ws, std::move(query_json), std::move(channel), has_channel));
+                         std::string channel, bool has_channel, handshake_record hs) {
+  std::unique_ptr<session> owned(new session(ctx, ws, std::move(query_json), std::move(channel),
+                                             has_channel, std::move(hs)));
   session& s = ctx.registry.add(std::move(owned));
   s.open();
   return s;
 }
 
 session::session(session_context& ctx, transport* ws, std::string query_json, std::string channel,
-                  bool has_channel)
+                  bool has_channel, handshake_record hs)
     : ctx_(ctx),
       conn_(ws),
       poll_(ws == nullptr ? std::make_unique<poll_transport>(*this, ctx.cfg.max_backpressure)
                           : nullptr),
       query_json_(std::move(query_json)),
       channel_(std::move(channel)),
-      has_channel_(has_channel) {
+      has_channel_(has_channel),
+      hs_(std::move(hs)) {
   if (poll_) conn_ = poll_.get();
   std::string sid = eio::make_sid(ctx.slot);
   std::memcpy(eio_sid_.data(), sid.data(), eio_sid_.size());
@@ -285,7 +286,7 @@ void session::on_socketio(std::string_view text) {
   switch (p->type) {
     case sio::packet_type::connect:
       if (for_us && connected()) return fail(ws::close_code::protocol_error, "CONNECT twice");
-      return on_connect_packet(p->nsp);
+      return on_connect_packet(p->nsp, p->data);
     case sio::packet_type::event:
       if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
       return on_event(p->data, p->ack_id);
@@ -298,24 +299,45 @@ void session::on_socketio(std::string_view text) {
       return;
     case sio::packet_type::ack:
     case sio::packet_type::binary_ack:
-      // The server never asks the client for acks; tolerate and ignore as socket.io does for
-      // unknown ack ids.
+      // The answer to a packet the server sent with an ack id (a broadcast with acks from
+      // another node); the application knows the ids it is waiting for and ignores others, as
+      // socket.io does.
       if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "ACK before CONNECT");
-      return;
+      if (p->ack_id < 0) return fail(ws::close_code::protocol_error, "ACK without an id");
+      if (p->type == sio::packet_type::binary_ack && p->attachments > 0) {
+        binary_ = std::make_unique<binary_state>();
+        binary_->type = sio::packet_type::binary_ack;
+        binary_->head.assign(text);
+        binary_->expected = p->attachments;
+        return;
+      }
+      return ctx_.application.on_ack(*this, p->ack_id, p->data, {});
     case sio::packet_type::disconnect:
       if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "DISCONNECT before CONNECT");
-      set_state(state::handshaking);
-      in_app_ = false;
-      ctx_.application.on_disconnect(*this);
-      connect_deadline_ = uv_now(ctx_.loop) + ctx_.cfg.connect_timeout_ms;
-      arm_timer();
-      return;
+      return leave_namespace();
     case sio::packet_type::connect_error:
       return fail(ws::close_code::protocol_error, "CONNECT_ERROR from a client");
   }
 }
 
-void session::on_connect_packet(std::string_view nsp) {
+void session::leave_namespace() {
+  set_state(state::handshaking);
+  in_app_ = false;
+  ctx_.application.on_disconnect(*this);
+  connect_deadline_ = uv_now(ctx_.loop) + ctx_.cfg.connect_timeout_ms;
+  arm_timer();
+}
+
+void session::disconnect(bool close) {
+  if (!connected()) return;
+  static const std::string disconnect_packet(sio::type_prefix(sio::packet_type::disconnect));
+  send(make_text_frame({disconnect_packet}));
+  leave_namespace();
+  // The close follows the DISCONNECT on the same transport, so the client reads it first.
+  if (close) fail(ws::close_code::normal, "server disconnect");
+}
+
+void session::on_connect_packet(std::string_view nsp, std::string_view auth) {
   if (nsp != "/") {
     send(make_text_frame({sio::encode_connect_error(nsp, "Invalid namespace")}));
     return;
@@ -328,6 +350,7 @@ void session::on_connect_packet(std::string_view nsp) {
   std::string sid = eio::make_sid(ctx_.slot);
   std::memcpy(sio_sid_.data(), sid.data(), sio_sid_.size());
   has_sio_sid_ = true;
+  auth_json_.assign(auth);
   set_state(state::connected);
   in_app_ = true;
   ctx_.application.on_connect(*this);  // answers the CONNECT, maybe after the room's subscription
@@ -357,6 +380,9 @@ void session::finish_binary() {
     // As the reference decoder: the sender's packet is illegal, the sender goes (relaying it
     // would make every receiving socket.io-client fail to decode it).
     return fail(ws::close_code::protocol_error, "illegal attachments");
+  }
+  if (p && b->type == sio::packet_type::binary_ack) {
+    return ctx_.application.on_ack(*this, p->ack_id, p->data, std::move(b->parts));
   }
   if (p) {
     std::optional<sio::event_args> ev = sio::split_event(p->data);

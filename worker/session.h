@@ -27,6 +27,7 @@
 //
 // The application on "/" sees a session only as a member (worker/member.h).
 
+#include "common/socketio.h"
 #include "worker/frame.h"
 #include "worker/member.h"
 #include "worker/poll_transport.h"
@@ -56,7 +57,7 @@ class session final : public member, private timer_node {
   // queued, its heartbeat running). `ws` is the WebSocket transport, or nullptr for a session
   // opened by a polling handshake.
   static session& create(session_context& ctx, transport* ws, std::string query_json,
-                         std::string channel, bool has_channel);
+                         std::string channel, bool has_channel, handshake_record hs = {});
   ~session();
 
   // A WebSocket message on `t`: the session's transport, or the probe of its upgrade.
@@ -101,17 +102,22 @@ class session final : public member, private timer_node {
   bool send(const shared_bytes& frame) override;
   // Sends `40{"sid":…}`, the answer to the client's CONNECT.
   void accept_connect() override;
+  const handshake_record& handshake() const override { return hs_; }
+  std::string_view auth_json() const override { return auth_json_.empty() ? "{}" : auth_json_; }
+  void disconnect(bool close) override;
 
  private:
   session(session_context& ctx, transport* ws, std::string query_json, std::string channel,
-          bool has_channel);
+          bool has_channel, handshake_record hs);
   void on_probe_text(std::string_view packet);
   // Lets the probe go and closes it (refused, failed or timed out).
   void drop_probe();
   void open();
   void set_state(state next);
   void on_socketio(std::string_view text);
-  void on_connect_packet(std::string_view nsp);
+  void on_connect_packet(std::string_view nsp, std::string_view auth);
+  // The socket leaves "/" (either side's DISCONNECT): back to handshaking, CONNECT may follow.
+  void leave_namespace();
   void on_event(std::string_view data, int64_t ack_id);
   void finish_binary();
   void fail(uint16_t ws_code, std::string_view why);
@@ -137,6 +143,8 @@ class session final : public member, private timer_node {
   std::string query_json_;
   std::string channel_;
   bool has_channel_;
+  handshake_record hs_;
+  std::string auth_json_;  // the CONNECT payload; empty when it had none
   state state_ = state::handshaking;
   // The application holds this member (between its on_connect and on_disconnect): true also in
   // `closing` when the session was connected, so end() always lets the application go.
@@ -151,6 +159,7 @@ class session final : public member, private timer_node {
   bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
   // A BINARY_EVENT waiting for its attachments; allocated only while one is in progress.
   struct binary_state {
+    sio::packet_type type = sio::packet_type::binary_event;
     std::string head;
     std::vector<std::string> parts;
     uint32_t expected = 0;

@@ -25,6 +25,15 @@ struct test_member final : member {
     return true;
   }
   void accept_connect() override { connected = true; }
+  handshake_record hs;
+  const handshake_record& handshake() const override { return hs; }
+  std::string_view auth_json() const override { return "{}"; }
+  int disconnects = 0;
+  bool closed = false;
+  void disconnect(bool close) override {
+    ++disconnects;
+    closed = closed || close;
+  }
 };
 
 }  // namespace chatd::testing

@@ -40,6 +40,10 @@ struct recording_app final : app {
                     std::to_string(parts.size()));
   }
   void on_disconnect(member&) override { calls.push_back("disconnect"); }
+  void on_ack(member&, int64_t id, std::string_view args, std::vector<std::string> parts) override {
+    calls.push_back("ack " + std::to_string(id) + " " + std::string(args) + " " +
+                    std::to_string(parts.size()));
+  }
 };
 
 config short_timers() {
@@ -577,4 +581,71 @@ TEST_CASE("upgrade: anything but 2probe / 5 on the probe drops it, the session k
   CHECK(probe.closed);
   CHECK(s.current_transport() == session::transport_kind::polling);
   CHECK_FALSE(s.ended());
+}
+
+// --- Server-side disconnect, acks, the handshake ------------------------------------------------
+
+TEST_CASE("a server-side disconnect sends DISCONNECT, leaves the app; with close, closes too") {
+  fixture f;
+  fake_ws ws;
+  session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
+  s.on_ws_message(ws, true, "40");
+  s.disconnect(false);
+  CHECK(ws.sent.back() == "41");
+  CHECK(s.current_state() == session::state::handshaking);
+  CHECK_FALSE(ws.closed);
+  CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
+  s.disconnect(true);  // not connected any more: nothing
+  CHECK_FALSE(ws.closed);
+  s.on_ws_message(ws, true, "40");
+  s.disconnect(true);
+  CHECK(ws.sent.back() == "41");
+  CHECK(ws.closed);
+  CHECK(f.application.calls.back() == "disconnect");
+  s.transport_gone(ws);
+  CHECK(f.application.calls.size() == 4);  // no second disconnect
+}
+
+TEST_CASE("a polling session's server-side disconnect with close gives the GET 41 then close") {
+  fixture f;
+  session& s = f.open();
+  fake_get& g = f.held_get_of(s, true);
+  s.disconnect(true);
+  CHECK(s.ended());
+  CHECK(split_payload(g.answers.back()) == std::vector<std::string>{"41", "1"});
+}
+
+TEST_CASE("the client's ACKs reach the application with their arguments and attachments") {
+  fixture f;
+  fake_ws ws;
+  session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
+  s.on_ws_message(ws, true, "43[\"early\"]");  // before CONNECT: an error
+  CHECK(ws.closed);
+  fake_ws ws2;
+  session& t = session::create(*f.ctx, &ws2, R"({"channel":"lobby"})", "lobby", true);
+  t.on_ws_message(ws2, true, "40");
+  t.on_ws_message(ws2, true, "437[{\"ok\":true},2]");
+  t.on_ws_message(ws2, true, "461-8[{\"_placeholder\":true,\"num\":0}]");
+  t.on_ws_message(ws2, false, "bytes");
+  CHECK(f.application.calls == std::vector<std::string>{
+                                   "connect", "ack 7 [{\"ok\":true},2] 0",
+                                   "ack 8 [{\"_placeholder\":true,\"num\":0}] 1"});
+  CHECK_FALSE(ws2.closed);
+  s.transport_gone(ws);
+}
+
+TEST_CASE("the handshake and the CONNECT's auth are kept for other nodes to fetch") {
+  fixture f;
+  fake_ws ws;
+  handshake_record hs;
+  hs.headers_json = R"({"host":"x"})";
+  hs.address = "127.0.0.9";
+  hs.issued_ms = 1700000000000;
+  session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true, hs);
+  CHECK(s.auth_json() == "{}");
+  s.on_ws_message(ws, true, "40{\"token\":\"abc\"}");
+  CHECK(s.auth_json() == "{\"token\":\"abc\"}");
+  CHECK(s.handshake().headers_json == R"({"host":"x"})");
+  CHECK(s.handshake().address == "127.0.0.9");
+  CHECK(s.handshake().issued_ms == 1700000000000);
 }

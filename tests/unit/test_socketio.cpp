@@ -264,6 +264,13 @@ TEST_CASE("sio: split_event gives the name, the first argument's JSON and the co
   CHECK(ev->argc == 1);
 }
 
+TEST_CASE("sio: first_element of an ACK's arguments") {
+  CHECK(sio::first_element(R"([{"a":[1,2]},"b"])") == std::optional<std::string_view>(R"({"a":[1,2]})"));
+  CHECK(sio::first_element(" [ \"x\" ] ") == std::optional<std::string_view>(R"("x")"));
+  CHECK(sio::first_element("[]") == std::optional<std::string_view>(""));
+  CHECK_FALSE(sio::first_element("{}").has_value());
+}
+
 TEST_CASE("sio: split_event with no arguments") {
   auto ev = sio::split_event(R"(["ping"])");
   REQUIRE(ev.has_value());
