@@ -160,7 +160,7 @@ struct bus::impl {
     }
     uv_timer_stop(&r->timer);
     uv_close(reinterpret_cast<uv_handle_t*>(&r->timer),
-             [](uv_handle_t* h) { delete static_cast<retry*>(h->data); });
+             [](uv_handle_t* h) noexcept { delete static_cast<retry*>(h->data); });
     r = nullptr;
   }
 
@@ -187,7 +187,7 @@ struct bus::impl {
 
   // ------------------------------------------------------------------ liveness
 
-  static void on_health(uv_timer_t* t) {
+  static void on_health(uv_timer_t* t) noexcept {
     impl* self = static_cast<retry*>(t->data)->owner;
     if (self->stopped) {
       return;
@@ -214,7 +214,7 @@ struct bus::impl {
     }
   }
 
-  static void on_pong(redisAsyncContext*, void*, void* privdata) {
+  static void on_pong(redisAsyncContext*, void*, void* privdata) noexcept {
     static_cast<impl*>(privdata)->ping_outstanding = false;
   }
 
@@ -317,7 +317,7 @@ struct bus::impl {
     uv_timer_start(&r->timer, on_retry, delay, 0);
   }
 
-  static void on_retry(uv_timer_t* t) {
+  static void on_retry(uv_timer_t* t) noexcept {
     auto* r = static_cast<retry*>(t->data);
     impl* self = r->owner;
     if (self->stopped) {
@@ -388,7 +388,7 @@ struct bus::impl {
     }
   }
 
-  static void on_subscriber_reply(redisAsyncContext*, void* r, void* privdata) {
+  static void on_subscriber_reply(redisAsyncContext*, void* r, void* privdata) noexcept {
     auto* self = static_cast<impl*>(privdata);
     auto* reply = static_cast<redisReply*>(r);
     if (reply == nullptr || self->stopped) {
@@ -508,7 +508,7 @@ struct bus::impl {
     return true;
   }
 
-  static void on_publish_reply(redisAsyncContext*, void* r, void* privdata) {
+  static void on_publish_reply(redisAsyncContext*, void* r, void* privdata) noexcept {
     auto* self = static_cast<impl*>(privdata);
     if (self->unanswered > 0) {
       --self->unanswered;
