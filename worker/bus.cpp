@@ -16,6 +16,7 @@
 #include "worker/bus.h"
 
 #include "common/log.h"
+#include "common/rate_limited.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
@@ -40,32 +41,9 @@ constexpr size_t k_max_output_bytes = 32u << 20;
 constexpr size_t k_max_unanswered = 1u << 18;
 // Channels per SUBSCRIBE command when resubscribing many rooms at once.
 constexpr size_t k_subscribe_batch = 512;
-// At most one line per this interval for recurring problems (bad messages, refused publishes).
-constexpr uint64_t k_log_interval_ms = 10000;
 constexpr const char* k_nsp = "/";
 constexpr uint64_t k_health_interval_ms = 1000;
 constexpr uint64_t k_min_stall_ms = 5000;
-
-// Logs the first occurrence, then at most once per interval with the count suppressed since.
-class rate_limited {
- public:
-  template <class F>
-  void operator()(uint64_t now_ms, F&& emit) {
-    if (logged_once_ && now_ms - last_ms_ < k_log_interval_ms) {
-      ++suppressed_;
-      return;
-    }
-    emit(suppressed_);
-    logged_once_ = true;
-    last_ms_ = now_ms;
-    suppressed_ = 0;
-  }
-
- private:
-  bool logged_once_ = false;
-  uint64_t last_ms_ = 0;
-  uint64_t suppressed_ = 0;
-};
 
 }  // namespace
 
@@ -110,8 +88,8 @@ struct bus::impl {
   size_t unanswered = 0;  // PUBLISH replies not yet received
   bool over_cap = false;
 
-  rate_limited bad_message_log;
-  rate_limited publish_error_log;
+  log::rate_limited bad_message_log;
+  log::rate_limited publish_error_log;
   std::minstd_rand rng;
 
   impl(uv_loop_t* l, const config& cfg, std::string id, worker_stats* s, callbacks c)
