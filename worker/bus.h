@@ -1,23 +1,27 @@
 #pragma once
 // The Redis bus of one worker: rooms across workers and hosts, wire-compatible with
-// @socket.io/redis-adapter (classic). Two Redis connections: one subscriber (SUBSCRIBE to the base
-// channel plus one channel per room that has local members), one publisher (commands issued in
-// one loop iteration leave in one write: hiredis coalesces them; no per-publish round trip wait).
+// @socket.io/redis-adapter (classic). A facade over three parts, one job each:
+// - bus_liveness: the two Redis links, kept connected (reconnect with backoff, a PING against a
+//   stalled Redis) and whether the bus is up;
+// - bus_subscriber: the subscriber link (the base channel, one channel per room that has local
+//   members, fixed channels) and the dispatch of what arrives on it;
+// - bus_publisher: the publisher link (commands issued in one loop iteration leave in one write:
+//   hiredis coalesces them; no per-publish round trip wait).
 // When Redis is down, publishes are counted as dropped (local delivery already happened), the
-// bus reconnects with backoff and, once back, resubscribes every room.
+// bus reconnects with backoff and, once back, subscribes every room and fixed channel again.
 
 #include "common/bus_wire.h"
 #include "common/config.h"
 #include "common/stats.h"
-#include "worker/redis_uv.h"
+#include "worker/bus_liveness.h"
+#include "worker/bus_publisher.h"
+#include "worker/bus_subscriber.h"
 
 #include <uv.h>
 
 #include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 namespace chatd {
 
@@ -33,6 +37,10 @@ class bus {
     // each resubscription).
     std::function<void(std::string_view room)> on_room_ready;
   };
+  // One message on a fixed channel: its channel and its payload, byte for byte as published (any
+  // bytes, not only UTF-8). The views are valid during the call only. The handler must not call
+  // subscribe_fixed or serve_requests.
+  using raw_handler = bus_subscriber::raw_handler;
 
   bus(uv_loop_t* loop, const config& cfg, std::string uid, worker_stats* stats, callbacks cb);
   ~bus();
@@ -40,31 +48,57 @@ class bus {
   bus& operator=(const bus&) = delete;
 
   void start();
-  // Stops reconnecting and drops both links.
+  // Stops reconnecting and drops both links; nothing is delivered after it, not even messages
+  // already read. Safe from inside any callback of the bus.
   void stop();
 
   const std::string& uid() const { return uid_; }
-  bool up() const;
+  bool up() const { return live_.up(); }
 
   // Reference-counted per room: SUBSCRIBE on the first call for a room, UNSUBSCRIBE when the
   // matching unsubscribe_room calls bring it back to zero.
-  void subscribe_room(std::string_view room);
-  void unsubscribe_room(std::string_view room);
+  void subscribe_room(std::string_view room) { sub_.subscribe_room(room); }
+  void unsubscribe_room(std::string_view room) { sub_.unsubscribe_room(room); }
   // True while the bus is up and the room's SUBSCRIBE has been sent but not yet confirmed: a
   // broadcast published elsewhere now might not reach this worker.
-  bool room_pending(std::string_view room) const;
+  bool room_pending(std::string_view room) const { return up() && !sub_.confirmed(room); }
 
   // Publishes b (its uid is set to ours) on the room channel when it names exactly one room, else
   // on the base channel. Returns false when it was dropped (Redis down or encode error).
-  bool publish(wire::broadcast b);
+  bool publish(wire::broadcast b) { return pub_.publish(std::move(b)); }
   // Sends the publishes issued so far now (one write), ahead of the local fan-out's writes, so
   // other workers start delivering while this one still writes to its own connections.
-  void flush();
+  void flush() { pub_.flush(); }
+
+  // ---- raw channels: the plumbing of the adapter's inter-node requests
+
+  // Subscribes to `channel` exactly, for the bus' life: at once when connected, else when it
+  // connects, and again after every reconnect. Each message on it goes to `handler` raw (no
+  // decoding, no uid filter, not counted as a received broadcast). Called again for the same
+  // channel, it replaces the handler. `channel` must not be the base channel or a room's.
+  void subscribe_fixed(std::string channel, raw_handler handler) {
+    sub_.subscribe_fixed(std::move(channel), std::move(handler));
+  }
+  // Makes this worker a node of the adapter's request channel on "/": subscribes
+  // "<key>-request#/#" (each worker then counts in PUBSUB NUMSUB, which is how a requesting node
+  // knows how many responses to wait for) with its messages to on_request, and both response
+  // channels, "<key>-response#/#" and "<key>-response#/#<uid>#", with theirs to on_response.
+  // Opt-in: a node that subscribes must also answer, or every request elsewhere waits for it
+  // until its timeout.
+  void serve_requests(raw_handler on_request, raw_handler on_response);
+  // PUBLISHes `bytes` unchanged on `channel` (a request or a response), pipelined like publish
+  // and under the same caps; not counted in the broadcast counters. False when dropped (Redis
+  // down or not keeping up).
+  bool publish_raw(std::string_view channel, std::string_view bytes) {
+    return pub_.publish_raw(channel, bytes);
+  }
 
  private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
   std::string uid_;
+  // Declared first: it owns the links the other two use, so it goes last.
+  bus_liveness live_;
+  bus_subscriber sub_;
+  bus_publisher pub_;
 };
 
 }  // namespace chatd

@@ -28,6 +28,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #ifndef CHATD_REDIS_SERVER
@@ -237,6 +239,15 @@ struct node {
                                              },
                                              nullptr, nullptr});
   }
+  // Makes this node serve the adapter's requests: what arrives raw on the request channel and on
+  // the response channels, as (channel, payload).
+  std::vector<std::pair<std::string, std::string>> requests;
+  std::vector<std::pair<std::string, std::string>> responses;
+  void serve() {
+    b->serve_requests(
+        [this](std::string_view ch, std::string_view p) { requests.emplace_back(ch, p); },
+        [this](std::string_view ch, std::string_view p) { responses.emplace_back(ch, p); });
+  }
   uint64_t published() const { return stats.bus_published_total.load(); }
   uint64_t dropped() const { return stats.bus_publish_dropped_total.load(); }
   uint64_t reconnects() const { return stats.bus_reconnects_total.load(); }
@@ -252,6 +263,50 @@ wire::broadcast chat(std::vector<std::string> rooms, const std::string& body) {
 
 std::string room_ch(const std::string& room) { return wire::room_channel("socket.io", "/", room); }
 const std::string k_base = "socket.io#/#";
+const std::string k_request = "socket.io-request#/#";
+const std::string k_response = "socket.io-response#/#";
+
+// A request as bytes no text codec would let through unchanged: NUL, bytes that are not UTF-8
+// (0xff, a lone continuation byte, a truncated sequence), and a '#' like a channel's.
+const std::string k_binary("\x93\x00\xff\x80\xc3#\x01\r\n\xfe", 10);
+
+// A plain Redis client on the test's loop, SUBSCRIBEd to one channel: what any other program on
+// the same Redis would see.
+class plain_subscriber {
+ public:
+  std::vector<std::string> got;
+
+  plain_subscriber(uv_loop_t* loop, uint16_t port)
+      : loop_(loop), link_(loop, endpoint(port), 1000, "plain", {}) {}
+  // True once Redis confirmed the subscription.
+  bool subscribe(const std::string& channel) {
+    link_.connect();
+    if (!run_until(loop_, [&] { return link_.ready(); })) return false;
+    redisAsyncCommand(link_.context(), on_reply, this, "SUBSCRIBE %b", channel.data(),
+                      channel.size());
+    return run_until(loop_, [&] { return subscribed_; });
+  }
+
+ private:
+  static redis_endpoint endpoint(uint16_t port) {
+    redis_endpoint ep;
+    ep.host = "127.0.0.1";
+    ep.port = port;
+    return ep;
+  }
+  static void on_reply(redisAsyncContext*, void* r, void* privdata) noexcept {
+    auto* self = static_cast<plain_subscriber*>(privdata);
+    auto* reply = static_cast<redisReply*>(r);
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
+    const std::string_view kind(reply->element[0]->str, reply->element[0]->len);
+    if (kind == "subscribe") self->subscribed_ = true;
+    if (kind == "message") self->got.emplace_back(reply->element[2]->str, reply->element[2]->len);
+  }
+
+  uv_loop_t* loop_;
+  redis_link link_;
+  bool subscribed_ = false;
+};
 
 // A loop, a Redis on a free port and two workers' buses, "aaaaaa" and "bbbbbb".
 struct two_buses {
@@ -539,6 +594,99 @@ TEST_CASE("stop from inside a broadcast callback is safe") {
   run_until(&t.loop, [] { return false; }, 100);
   CHECK(t.b->got.size() == 1);
   CHECK_FALSE(t.b->b->up());
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("serving requests is opt-in and counts each worker on the request channel") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  CHECK(numsub(t.port, k_request) == 0);
+  t.a->serve();  // on a bus already up: subscribed at once
+  t.b->serve();
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, k_request) == 2; }));
+  REQUIRE(run_until(&t.loop, [&] {
+    return numsub(t.port, k_response) == 2 && numsub(t.port, k_response + "aaaaaa#") == 1 &&
+           numsub(t.port, k_response + "bbbbbb#") == 1;
+  }));
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a raw message on the request channel reaches the handler byte for byte") {
+  two_buses t;
+  t.b->serve();
+  REQUIRE(t.start_all());
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, k_request) == 1; }));
+  probe p(t.port);
+  REQUIRE(p.publish(k_request, k_binary));
+  REQUIRE(run_until(&t.loop, [&] { return !t.b->requests.empty(); }));
+  REQUIRE(t.b->requests.size() == 1);
+  CHECK(t.b->requests[0].first == k_request);
+  CHECK(chatd::test::to_hex(t.b->requests[0].second) == chatd::test::to_hex(k_binary));
+  // Raw means raw: no decoding as a broadcast, no broadcast counted.
+  CHECK(t.b->got.empty());
+  CHECK(t.b->responses.empty());
+  CHECK(t.b->stats.bus_received_total.load() == 0);
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a raw message on the worker's own response channel reaches on_response") {
+  two_buses t;
+  t.b->serve();
+  REQUIRE(t.start_all());
+  const std::string own = k_response + "bbbbbb#";
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, own) == 1; }));
+  probe p(t.port);
+  REQUIRE(p.publish(own, k_binary));
+  REQUIRE(run_until(&t.loop, [&] { return !t.b->responses.empty(); }));
+  CHECK(t.b->responses[0].first == own);
+  CHECK(chatd::test::to_hex(t.b->responses[0].second) == chatd::test::to_hex(k_binary));
+  CHECK(t.b->requests.empty());
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("publish_raw sends the bytes unchanged to a plain subscriber") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  {
+    plain_subscriber other(&t.loop, t.port);
+    REQUIRE(other.subscribe(k_response));
+    CHECK(t.a->b->publish_raw(k_response, k_binary));
+    REQUIRE(run_until(&t.loop, [&] { return !other.got.empty(); }));
+    CHECK(chatd::test::to_hex(other.got[0]) == chatd::test::to_hex(k_binary));
+  }
+  // Not a broadcast: the broadcast counters stay as they were.
+  CHECK(t.a->published() == 0);
+  CHECK(t.a->dropped() == 0);
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("publish_raw while Redis is down is refused and not counted as a dropped broadcast") {
+  two_buses t;
+  CHECK_FALSE(t.a->b->publish_raw(k_request, k_binary));
+  CHECK(t.a->dropped() == 0);
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("fixed channels are subscribed again after Redis restarts") {
+  two_buses t;
+  t.a->serve();
+  t.b->serve();
+  REQUIRE(t.start_all());
+  REQUIRE(run_until(&t.loop, [&] { return numsub(t.port, k_request) == 2; }));
+  t.redis.kill_now();
+  REQUIRE(run_until(&t.loop, [&] { return !t.a->b->up() && !t.b->b->up(); }));
+
+  REQUIRE(t.redis.start());
+  REQUIRE(run_until(&t.loop, [&] {
+    return t.both_up() && numsub(t.port, k_request) == 2 && numsub(t.port, k_response) == 2 &&
+           numsub(t.port, k_response + "aaaaaa#") == 1 &&
+           numsub(t.port, k_response + "bbbbbb#") == 1;
+  }));
+  probe p(t.port);
+  REQUIRE(p.publish(k_request, k_binary));
+  REQUIRE(run_until(&t.loop, [&] { return !t.a->requests.empty() && !t.b->requests.empty(); }));
+  CHECK(chatd::test::to_hex(t.a->requests[0].second) == chatd::test::to_hex(k_binary));
+  CHECK(chatd::test::to_hex(t.b->requests[0].second) == chatd::test::to_hex(k_binary));
   CHECK(t.finish() == 0);
 }
 
