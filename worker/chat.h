@@ -7,6 +7,7 @@
 // @socket.io/redis-adapter format; broadcasts from other nodes arrive through on_bus().
 // It sees members (worker/member.h), never sessions: the unit tests drive it with their own.
 
+#include "common/string_hash.h"
 #include "common/bus_wire.h"
 #include "common/stats.h"
 #include "worker/app.h"
@@ -62,15 +63,11 @@ class chat final : public app {
   worker_stats& stats_;
   bus* bus_;
   rooms rooms_;
-  struct hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   // Keys view the session's own id storage (alive while registered).
-  std::unordered_map<std::string_view, member*, hash, std::equal_to<>> by_sid_;
+  std::unordered_map<std::string_view, member*, string_hash, std::equal_to<>> by_sid_;
   uint64_t mark_ = 0;
   // Sessions whose CONNECT answer waits for their room's subscription, by room.
-  std::unordered_map<std::string, std::vector<member*>, hash, std::equal_to<>> pending_;
+  std::unordered_map<std::string, std::vector<member*>, string_hash, std::equal_to<>> pending_;
 };
 
 }  // namespace chatd

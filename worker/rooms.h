@@ -10,6 +10,7 @@
 // join/leave check the count with CHATD_ASSERT in every build. Members that fail during a walk
 // are closed later by the worker's sweep (close-soon), never from inside it.
 
+#include "common/string_hash.h"
 #include "common/assert.h"
 #include "worker/member.h"
 
@@ -78,11 +79,7 @@ class rooms {
   // The membership of m that names r (m must be in r).
   static member::membership& slot_of(member& m, const room* r);
 
-  struct hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, std::unique_ptr<room>, hash, std::equal_to<>> rooms_;
+  std::unordered_map<std::string, std::unique_ptr<room>, string_hash, std::equal_to<>> rooms_;
 };
 
 }  // namespace chatd

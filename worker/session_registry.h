@@ -3,6 +3,7 @@
 // end; then it is unlisted at once (no new request can find it) and freed at the next collect(),
 // which the worker runs from its prepare callback, when no call stack can still hold it.
 
+#include "common/string_hash.h"
 #include <memory>
 #include <string_view>
 #include <unordered_map>
@@ -33,12 +34,8 @@ class session_registry {
   std::vector<session*> polling() const;
 
  private:
-  struct sv_hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   // Keys view the session's own id storage (alive while listed).
-  std::unordered_map<std::string_view, std::unique_ptr<session>, sv_hash, std::equal_to<>> live_;
+  std::unordered_map<std::string_view, std::unique_ptr<session>, string_hash, std::equal_to<>> live_;
   std::vector<std::unique_ptr<session>> retired_;
 };
 

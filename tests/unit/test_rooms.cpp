@@ -59,7 +59,7 @@ TEST_CASE("rooms: a member joins several rooms once each and leaves them one by 
 TEST_CASE("rooms: random joins and leaves agree with a model, indexes stay right") {
   rooms r;
   std::vector<std::unique_ptr<test_member>> ms;
-  for (int i = 0; i < 40; ++i) ms.push_back(std::make_unique<test_member>("m" + std::to_string(i), "x"));
+  for (int i = 0; i < 40; ++i) ms.push_back(std::make_unique<test_member>(std::string("m").append(std::to_string(i)), "x"));
   const std::vector<std::string> names = {"r0", "r1", "r2", "r3", "r4", "r5"};
   std::map<std::string, std::set<member*>> model;
   std::mt19937 rng(7);
