@@ -177,6 +177,9 @@ constexpr numeric_key k_numeric_keys[] = {
   {"limits.max_header_size", value_form::size, k_kib, k_mib,
    [](const config& c) -> int64_t { return c.max_header_size; },
    [](config& c, int64_t v) { c.max_header_size = static_cast<uint32_t>(v); }},
+  {"adapter.requests_timeout", value_form::duration, 10, k_minute,
+   [](const config& c) -> int64_t { return c.adapter_requests_timeout_ms; },
+   [](config& c, int64_t v) { c.adapter_requests_timeout_ms = static_cast<uint32_t>(v); }},
   {"shutdown_timeout", value_form::duration, 0, k_hour,
    [](const config& c) -> int64_t { return c.shutdown_timeout_ms; },
    [](config& c, int64_t v) { c.shutdown_timeout_ms = static_cast<uint32_t>(v); }},
@@ -185,9 +188,24 @@ constexpr numeric_key k_numeric_keys[] = {
 
 // Keys whose value is text (or a list of text) and have their own check.
 constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redis.key",
-                                            "engineio.allowed_origins", "log.level"};
+                                            "engineio.allowed_origins", "log.level",
+                                            "adapter.serve_requests", "adapter.socket_rooms",
+                                            "adapter.specific_response_channel"};
 
-constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "log"};
+constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "adapter",
+                                           "log"};
+
+// YAML 1.2's booleans (and the 1.1 spellings people still write).
+std::optional<std::string> check_bool(std::string_view path, std::string_view text, bool& out) {
+  if (text == "true" || text == "yes" || text == "on") {
+    out = true;
+  } else if (text == "false" || text == "no" || text == "off") {
+    out = false;
+  } else {
+    return fmt::format("{}: expected true or false, got '{}'", path, text);
+  }
+  return std::nullopt;
+}
 
 const numeric_key* find_numeric_key(std::string_view path) {
   for (const numeric_key& k : k_numeric_keys) {
@@ -489,6 +507,12 @@ class loader {
       cfg_.redis_key = text;
     } else if (path == "log.level") {
       reason = check_log_level(text, cfg_.log_level);
+    } else if (path == "adapter.serve_requests") {
+      reason = check_bool(path, text, cfg_.adapter_serve_requests);
+    } else if (path == "adapter.socket_rooms") {
+      reason = check_bool(path, text, cfg_.adapter_socket_rooms);
+    } else if (path == "adapter.specific_response_channel") {
+      reason = check_bool(path, text, cfg_.adapter_specific_response_channel);
     }
     if (reason) return error_at(mark, std::move(*reason));
     return std::nullopt;

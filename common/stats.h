@@ -30,6 +30,12 @@ struct worker_stats {
   std::atomic<uint64_t> bus_reconnects_total{0};
   std::atomic<uint32_t> bus_up{0};        // 1 while both Redis connections are ready
   std::atomic<uint64_t> handovers_total{0};
+  // The adapter's request channel (worker/adapter_node).
+  std::atomic<uint64_t> adapter_requests_total{0};       // other nodes' requests handled
+  std::atomic<uint64_t> adapter_bad_messages_total{0};   // undecodable requests/responses dropped
+  std::atomic<uint64_t> adapter_server_side_emit_total{0};  // serverSideEmit() events received
+  std::atomic<uint64_t> adapter_requests_sent_total{0};     // chatd's own requests
+  std::atomic<uint64_t> adapter_request_timeouts_total{0};  // ... that some node left unanswered
 };
 
 class stats_segment {

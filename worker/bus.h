@@ -92,6 +92,10 @@ class bus {
   bool publish_raw(std::string_view channel, std::string_view bytes) {
     return pub_.publish_raw(channel, bytes);
   }
+  // PUBSUB NUMSUB `channel` (see bus_publisher::numsub).
+  void numsub(std::string_view channel, bus_publisher::count_handler done) {
+    pub_.numsub(channel, std::move(done));
+  }
 
  private:
   std::string uid_;

@@ -92,6 +92,29 @@ bool bus_publisher::enqueue(std::string_view channel, std::string_view bytes) {
   return true;
 }
 
+void bus_publisher::numsub(std::string_view channel, count_handler done) {
+  redisAsyncContext* ctx = stopped_ ? nullptr : link_.context();
+  if (ctx == nullptr) return done(std::nullopt);
+  auto pending = std::make_unique<count_handler>(std::move(done));
+  const char* argv[] = {"PUBSUB", "NUMSUB", channel.data()};
+  const size_t lens[] = {6, 6, channel.size()};
+  if (redisAsyncCommandArgv(ctx, on_numsub, pending.get(), 3, argv, lens) != REDIS_OK) {
+    return (*pending)(std::nullopt);
+  }
+  (void)pending.release();  // on_numsub owns it now
+}
+
+void bus_publisher::on_numsub(redisAsyncContext*, void* r, void* privdata) noexcept {
+  std::unique_ptr<count_handler> done(static_cast<count_handler*>(privdata));
+  auto* reply = static_cast<redisReply*>(r);
+  // [channel, count]
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+      reply->element[1]->type != REDIS_REPLY_INTEGER) {
+    return (*done)(std::nullopt);
+  }
+  (*done)(reply->element[1]->integer);
+}
+
 void bus_publisher::flush() {
   if (!stopped_) {
     link_.flush();

@@ -14,6 +14,8 @@
 
 #include <uv.h>
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +35,11 @@ class bus_publisher {
   // Publishes `bytes` unchanged on `channel`, under the same caps; not a broadcast, so not in the
   // broadcast counters. False when dropped.
   bool publish_raw(std::string_view channel, std::string_view bytes);
+  // PUBSUB NUMSUB `channel`: how many subscribers Redis counts there (the adapter's
+  // serverCount()). `done` gets the count, or nullopt when the link is down or the reply failed
+  // (hiredis calls back with no reply when the link drops: `done` always runs once).
+  using count_handler = std::function<void(std::optional<long long>)>;
+  void numsub(std::string_view channel, count_handler done);
   // Writes the commands issued so far now.
   void flush();
   // Nothing is published after this.
@@ -43,6 +50,7 @@ class bus_publisher {
   bool enqueue(std::string_view channel, std::string_view bytes);
   bool drop();
   static void on_reply(redisAsyncContext*, void* r, void* privdata) noexcept;
+  static void on_numsub(redisAsyncContext*, void* r, void* privdata) noexcept;
 
   uv_loop_t* loop_;
   redis_link& link_;

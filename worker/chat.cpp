@@ -11,7 +11,8 @@
 
 namespace chatd {
 
-chat::chat(worker_stats& stats, bus* b) : stats_(stats), bus_(b) {
+chat::chat(worker_stats& stats, bus* b, bool socket_rooms)
+    : stats_(stats), bus_(b), socket_rooms_(socket_rooms && b != nullptr) {
   if (bus_ != nullptr) {
     rooms_.on_first_member = [this](std::string_view room) { bus_->subscribe_room(room); };
     rooms_.on_last_member = [this](std::string_view room) { bus_->unsubscribe_room(room); };
@@ -22,6 +23,7 @@ void chat::on_connect(member& s) {
   by_sid_.emplace(s.id(), &s);
   stats_.sessions.fetch_add(1, std::memory_order_relaxed);
   rooms_.join(s, s.channel());
+  if (socket_rooms_) bus_->subscribe_room(s.id());
   if (bus_ != nullptr && bus_->room_pending(s.channel())) {
     s.connect_pending_ = true;
     pending_[std::string(s.channel())].push_back(&s);
@@ -62,7 +64,13 @@ void chat::on_event(member& s, std::string_view name, std::string_view payload_j
   broadcast(s, chat_head, "chat", payload_json.empty() ? "null" : payload_json);
 }
 
+void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
+                  std::vector<std::string> attachments) {
+  if (ack_sink) ack_sink(m, ack_id, args_json, std::move(attachments));
+}
+
 void chat::on_disconnect(member& s) {
+  if (leave_sink) leave_sink(s);
   if (s.connect_pending_) {
     s.connect_pending_ = false;
     if (auto it = pending_.find(s.channel()); it != pending_.end()) {
@@ -71,6 +79,7 @@ void chat::on_disconnect(member& s) {
     }
   }
   rooms_.leave_all(s);
+  if (socket_rooms_) bus_->unsubscribe_room(s.id());
   by_sid_.erase(s.id());
   stats_.sessions.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -194,6 +203,77 @@ void chat::on_bus(const wire::broadcast& b) {
     }
   }
   stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
+}
+
+std::vector<member*> chat::select(const std::vector<std::string>& in,
+                                  const std::vector<std::string>& except) {
+  ++mark_;
+  // Marked first: the sockets excluded, by their id or through a room.
+  for (const std::string& e : except) {
+    if (member* m = find(e)) m->mark_ = mark_;
+    if (room* r = rooms_.find(e)) rooms::for_each_member(*r, [&](member& m) { m.mark_ = mark_; });
+  }
+  std::vector<member*> out;
+  auto take = [&](member& m) {
+    if (m.mark_ == mark_) return;
+    m.mark_ = mark_;
+    out.push_back(&m);
+  };
+  if (in.empty()) {
+    for (auto& [sid, m] : by_sid_) take(*m);
+    return out;
+  }
+  for (const std::string& name : in) {
+    if (room* r = rooms_.find(name)) {
+      rooms::for_each_member(*r, take);
+    } else if (member* m = find(name)) {
+      take(*m);
+    }
+  }
+  return out;
+}
+
+member* chat::find(std::string_view sid) {
+  auto it = by_sid_.find(sid);
+  return it == by_sid_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> chat::all_rooms() const {
+  std::vector<std::string> out;
+  out.reserve(by_sid_.size() + rooms_.size());
+  for (const auto& [sid, m] : by_sid_) out.emplace_back(sid);
+  rooms_.for_each_room([&](const room& r) {
+    if (by_sid_.find(r.name) == by_sid_.end()) out.push_back(r.name);
+  });
+  return out;
+}
+
+std::vector<std::string> chat::rooms_of(const member& m) {
+  std::vector<std::string> out;
+  out.emplace_back(m.id());
+  rooms::for_each_room_of(m, [&](const room& r) {
+    if (r.name != m.id()) out.push_back(r.name);
+  });
+  return out;
+}
+
+bool chat::join(member& m, std::string_view room) {
+  if (room == m.id()) return false;
+  return rooms_.join(m, room);
+}
+
+bool chat::leave(member& m, std::string_view room) {
+  if (room == m.id()) return false;
+  return rooms_.leave(m, room);
+}
+
+size_t chat::send_to(const std::vector<member*>& to, const std::vector<shared_bytes>& frames) {
+  size_t n = 0;
+  for (member* m : to) {
+    if (send_all(*m, frames)) ++n;
+  }
+  stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
+  return n;
 }
 
 }  // namespace chatd

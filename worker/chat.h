@@ -14,6 +14,7 @@
 #include "worker/frame.h"
 #include "worker/rooms.h"
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -25,7 +26,9 @@ class bus;
 
 class chat final : public app {
  public:
-  chat(worker_stats& stats, bus* b);
+  // `socket_rooms`: each socket's own room (io.to(socket.id) from another node) gets its Redis
+  // subscription too.
+  chat(worker_stats& stats, bus* b, bool socket_rooms = false);
 
   // Socket.IO CONNECT accepted: registers the socket, joins its room, then answers the CONNECT
   // and tells the room. When the room is new on this worker, the answer waits until Redis has
@@ -47,8 +50,33 @@ class chat final : public app {
   // A broadcast published by another node.
   void on_bus(const wire::broadcast& b);
 
+  // A client's ACK: handed to ack_sink (the adapter node waits for broadcast acks).
+  void on_ack(member& m, int64_t ack_id, std::string_view args_json,
+              std::vector<std::string> attachments) override;
+
   size_t sessions() const { return by_sid_.size(); }
   rooms& room_registry() { return rooms_; }
+
+  // --- The local side of another node's requests (worker/adapter_node) -------------------------
+  // As socket.io-adapter's apply(): the local sockets in any of `in` (every socket when `in` is
+  // empty) and in none of `except`. A socket id names that socket's own room.
+  std::vector<member*> select(const std::vector<std::string>& in,
+                              const std::vector<std::string>& except);
+  member* find(std::string_view sid);
+  // Every room with local members, each socket's own id room included, as allRooms() sees them.
+  std::vector<std::string> all_rooms() const;
+  // m's rooms as a Node server lists them: its own id first, then the rooms it joined in order.
+  static std::vector<std::string> rooms_of(const member& m);
+  // socket.join / socket.leave on behalf of another node. A socket's own id room is always
+  // there: joining it does nothing and leaving it is refused (false).
+  bool join(member& m, std::string_view room);
+  bool leave(member& m, std::string_view room);
+  // Sends pre-framed packet frames to each member; how many took them.
+  size_t send_to(const std::vector<member*>& to, const std::vector<shared_bytes>& frames);
+
+  // Where a client's ACK goes, and who hears of a socket leaving (both: the adapter node).
+  std::function<void(member&, int64_t, std::string_view, std::vector<std::string>)> ack_sink;
+  std::function<void(member&)> leave_sink;
 
  private:
   void broadcast(member& from, std::string_view event_prefix, std::string_view event,
@@ -62,6 +90,7 @@ class chat final : public app {
 
   worker_stats& stats_;
   bus* bus_;
+  bool socket_rooms_;
   rooms rooms_;
   // Keys view the session's own id storage (alive while registered).
   std::unordered_map<std::string_view, member*, string_hash, std::equal_to<>> by_sid_;

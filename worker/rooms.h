@@ -66,6 +66,10 @@ class rooms {
   void for_each_room(F&& f) {
     for (auto& [name, r] : rooms_) f(*r);
   }
+  template <class F>
+  void for_each_room(F&& f) const {
+    for (const auto& [name, r] : rooms_) f(static_cast<const room&>(*r));
+  }
 
  private:
   struct walk_guard {

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/stats.h"
+#include "worker/adapter_node.h"
 #include "worker/bus.h"
 #include "worker/chat.h"
 #include "worker/frame.h"
@@ -53,6 +54,7 @@ class server {
   stats_segment* segment() { return segment_; }
   chat& gateway() { return *chat_; }
   bus* redis_bus() { return bus_.get(); }
+  adapter_node& adapter() { return *adapter_; }
   std::pair<char*, size_t> read_buffer() { return {read_buf_.data(), read_buf_.size() - k_read_padding}; }
   void mark_dirty(connection& c);
   // Engine.IO sessions of this worker by sid (WebSocket and polling).
@@ -116,6 +118,7 @@ class server {
   shared_bytes ping_frame_;
   std::unique_ptr<bus> bus_;
   std::unique_ptr<chat> chat_;
+  std::unique_ptr<adapter_node> adapter_;
   std::unique_ptr<handover> handover_;
   // Declared after the timer wheel and the application: sessions go first.
   session_registry sessions_;

@@ -58,6 +58,10 @@ void check_equal(const config& a, const config& b) {
   CHECK(a.max_backpressure == b.max_backpressure);
   CHECK(a.max_header_size == b.max_header_size);
   CHECK(a.shutdown_timeout_ms == b.shutdown_timeout_ms);
+  CHECK(a.adapter_serve_requests == b.adapter_serve_requests);
+  CHECK(a.adapter_socket_rooms == b.adapter_socket_rooms);
+  CHECK(a.adapter_specific_response_channel == b.adapter_specific_response_channel);
+  CHECK(a.adapter_requests_timeout_ms == b.adapter_requests_timeout_ms);
   CHECK(a.log_level == b.log_level);
 }
 
@@ -102,7 +106,23 @@ TEST_CASE("a default-constructed config has the documented defaults") {
   CHECK(c.max_backpressure == 1048576);
   CHECK(c.max_header_size == 8192);
   CHECK(c.shutdown_timeout_ms == 10000);
+  CHECK(c.adapter_serve_requests);
+  CHECK(c.adapter_socket_rooms);
+  CHECK_FALSE(c.adapter_specific_response_channel);
+  CHECK(c.adapter_requests_timeout_ms == 5000);
   CHECK(c.log_level == log::level::info);
+}
+
+TEST_CASE("adapter: booleans and the requests timeout load; anything else is refused with its line") {
+  config c = load_ok("adapter:\n  serve_requests: false\n  socket_rooms: no\n"
+                     "  specific_response_channel: true\n  requests_timeout: 250ms\n");
+  CHECK_FALSE(c.adapter_serve_requests);
+  CHECK_FALSE(c.adapter_socket_rooms);
+  CHECK(c.adapter_specific_response_channel);
+  CHECK(c.adapter_requests_timeout_ms == 250);
+  auto bad = load_config_string("adapter:\n  serve_requests: maybe\n", "t.yaml");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().message() == "t.yaml:2: adapter.serve_requests: expected true or false, got 'maybe'");
 }
 
 TEST_CASE("loading etc/chatd.yaml gives the built-in defaults") {
