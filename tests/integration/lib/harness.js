@@ -68,6 +68,7 @@
  *       a function returning one) so failures say what was expected and what was seen.
  *   withTimeout(promise, ms, what (string or function)), sleep(ms), settle() (a short grace before asserting that
  *       something did NOT happen; never used to assert that something did)
+ *   plainData(v) -> v with every Buffer/ArrayBuffer/typed array as {bytes: hex}, for deepEqual
  *
  * Raw wire access (exact bytes, malformed frames, a client that never pongs): see ./rawws.js.
  *
@@ -140,6 +141,17 @@ function withTimeout(promise, ms, what) {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${typeof what === 'function' ? what() : what}`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+// socket.io-client gives Buffers back (Node), Uint8Arrays over IPC: plain data with every byte
+// view spelled out as {bytes: hex}, for deepEqual across both.
+function plainData(v) {
+  if (Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+    return { bytes: (v instanceof ArrayBuffer ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength)).toString('hex') };
+  }
+  if (Array.isArray(v)) return v.map(plainData);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainData(x)]));
+  return v;
 }
 
 function freePort() {
@@ -877,6 +889,7 @@ module.exports = {
   waitFor,
   withTimeout,
   describeValue,
+  plainData,
   freePort,
   portAccepts,
   childPids,
