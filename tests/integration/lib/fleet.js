@@ -16,10 +16,13 @@
  *   assertFast(timed, what)   timed.elapsedMs < FAST_MS: an adapter request that waited for the
  *       5 s requestsTimeout is one some node never answered, even if the result looks complete
  *   sumMetric(port, name) -> total of every sample `name` on GET /metrics (all workers)
+ *   assertSameData(actual, expected, what)   deep equality of data with Buffers in it (as
+ *       plainData); a failure names the first path that differs and both values there, not two
+ *       80 kB dumps
  */
 
 const assert = require('node:assert/strict');
-const { scope, getMetrics, isReference } = require('./harness');
+const { scope, getMetrics, isReference, plainData, describeValue } = require('./harness');
 const { startPeer } = require('./node_peer');
 const { slotOf } = require('./process');
 
@@ -68,4 +71,23 @@ async function sumMetric(port, name) {
   return samples.reduce((a, x) => a + x.value, 0);
 }
 
-module.exports = { FAST_MS, startFleet, serverClients, peerClients, assertFast, sumMetric };
+// The first place where a and b (plain data) differ, as [path, a there, b there], or null.
+function firstDifference(a, b, at = '$') {
+  if (Object.is(a, b)) return null;
+  const kind = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+  if (kind(a) !== kind(b) || (kind(a) !== 'object' && kind(a) !== 'array')) return [at, a, b];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  for (const k of keys) {
+    if (!(k in a) || !(k in b)) return [`${at}.${k}`, a[k], b[k]];
+    const d = firstDifference(a[k], b[k], kind(a) === 'array' ? `${at}[${k}]` : `${at}.${k}`);
+    if (d) return d;
+  }
+  return null;
+}
+
+function assertSameData(actual, expected, what) {
+  const d = firstDifference(plainData(actual), plainData(expected));
+  if (d) assert.fail(`${what}: differs at ${d[0]}: got ${describeValue(d[1], 120)}, expected ${describeValue(d[2], 120)}`);
+}
+
+module.exports = { FAST_MS, startFleet, serverClients, peerClients, assertFast, sumMetric, assertSameData };
