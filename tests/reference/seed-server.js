@@ -132,6 +132,25 @@ function fleetHooks(io, { onServerSideEmit = () => {} } = {}) {
   };
 }
 
+// The stock adapter (8.3) decodes a broadcast outside any try, inside node-redis's message
+// listener: one undecodable PUBLISH on socket.io#/# (tests/integration/fleet_hostile.test.js)
+// throws there and ends the process. The reference drops such a message, as chatd must, so that
+// the hostile-input test can be run against it; everything the adapter can decode is untouched.
+function hardenAdapter() {
+  const { RedisAdapter } = require('@socket.io/redis-adapter');
+  const onmessage = RedisAdapter.prototype.onmessage;
+  if (onmessage.hardened) return;
+  RedisAdapter.prototype.onmessage = function hardenedOnmessage(...args) {
+    try {
+      return onmessage.apply(this, args);
+    } catch (e) {
+      log(`dropped an adapter message it could not take: ${e.message}`);
+      return undefined;
+    }
+  };
+  RedisAdapter.prototype.onmessage.hardened = true;
+}
+
 // --- the primary of a --workers N cluster: fork, relay connection counts, report readiness ------
 
 function runPrimary(opts) {
@@ -240,6 +259,7 @@ async function runServer(opts) {
     pingTimeout: opts.pingTimeout,
     maxHttpBufferSize: opts.maxPayload,
   });
+  hardenAdapter();
   io.adapter(createAdapter(pubClient, subClient));
 
   seedGateway(io, { onConnections: (n) => { connections = n; report(); } });
@@ -285,5 +305,5 @@ function main() {
 if (require.main === module) {
   main();
 } else {
-  module.exports = { seedGateway, fleetHooks };
+  module.exports = { seedGateway, fleetHooks, hardenAdapter };
 }

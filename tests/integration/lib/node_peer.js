@@ -7,9 +7,9 @@
  *
  * Modes (the same file is the child: `node node_peer.js --mode M --redis URL [--port P]`)
  *   peer     an http server on 127.0.0.1:P with socket.io (both transports), the Redis adapter
- *            (requestsTimeout 5000, the default) on node-redis 4, and the seed's chat gateway and
- *            the fleet hooks of tests/reference/seed-server.js, so clients connect to it as to
- *            any other server of the fleet;
+ *            (requestsTimeout 5000, the default) on node-redis 4, and the seed's chat gateway, the
+ *            fleet hooks and the adapter hardening of tests/reference/seed-server.js, so clients
+ *            connect to it as to any other server of the fleet;
  *   emitter  no server: a @socket.io/redis-emitter on one node-redis client.
  *
  * Parent side
@@ -196,7 +196,7 @@ async function startPeerServer(opts) {
   const { Server } = require('socket.io');
   const { createAdapter } = require('@socket.io/redis-adapter');
   const { createClient } = require('redis');
-  const { seedGateway, fleetHooks } = require(path.join(__dirname, '..', '..', 'reference', 'seed-server.js'));
+  const { seedGateway, fleetHooks, hardenAdapter } = require(path.join(__dirname, '..', '..', 'reference', 'seed-server.js'));
 
   const pubClient = createClient({ url: opts.redis });
   const subClient = pubClient.duplicate();
@@ -208,6 +208,7 @@ async function startPeerServer(opts) {
     res.end(req.url === '/healthz' ? 'ok\n' : 'not found\n');
   });
   const io = new Server(httpServer, { transports: ['polling', 'websocket'] });
+  hardenAdapter(); // a stock adapter dies of the hostile-input test's garbage (see seed-server.js)
   io.adapter(createAdapter(pubClient, subClient));
   seedGateway(io);
   const { ops, received } = peerOps(io);
