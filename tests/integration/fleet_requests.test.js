@@ -7,11 +7,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { scope, collect, settle, waitFor, withTimeout } = require('./lib/harness');
-const { startFleet, serverClients, peerClients, assertFast, sumMetric } = require('./lib/fleet');
-
-const userIdOf = (socket) => socket.io.opts.query.userId;
-const idsOf = (sockets) => sockets.map((x) => x.id).sort();
+const { scope } = require('./lib/harness');
+const { startFleet, serverClients, peerClients, assertFast } = require('./lib/fleet');
+const { userIdOf, idsOf, checkJoinLeave, checkJoinThenEmit, checkDisconnect, checkServerSideEmitCounted } = require('./lib/fleet_checks');
 
 test('mixed fleet: adapter requests from a Node peer are answered by every chatd worker', { timeout: 180_000 }, async (t) => {
   const fleet = await startFleet(t);
@@ -122,90 +120,17 @@ test('mixed fleet: adapter requests from a Node peer are answered by every chatd
     assert.equal(r.result.length, rooms.size, 'each room once');
   });
 
-  // chatd: applies REMOTE_JOIN {uid, type: 2, opts: {rooms, except}, rooms: [...]} and REMOTE_LEAVE
-  // (type 3) to its matching sockets (no answer), and from then on delivers broadcasts to the new
-  // rooms (socket.io#/#extra# and the base channel) and stops after the leave.
-  await sub('socketsJoin from the Node peer puts chatd sockets in a room its broadcasts reach; socketsLeave takes them out', async (s) => {
-    const tag = 'join-leave';
-    const extra = `${tag}-extra`;
-    const a = await serverClients(s, fleet, { tag, room: `${tag}-a`, n: 3 });
-    const b = await serverClients(s, fleet, { tag, room: `${tag}-b`, n: 1 });
-    const [na] = await peerClients(s, fleet, { tag, room: `${tag}-a`, n: 1 });
-    const got = new Map([...a, ...b, na].map((c) => [c, collect(c, 'fleet-extra')]));
-    const inExtra = async () => idsOf((await call('fetchSockets', { rooms: [extra] })).result);
-
-    await call('socketsJoin', { rooms: [`${tag}-a`], target: extra });
-    await waitFor(async () => JSON.stringify(await inExtra()) === JSON.stringify(idsOf([...a, na])), {
-      timeout: 2000, message: () => `fetchSockets of ${extra} to list the members of ${tag}-a`,
-    });
-    const members = await call('fetchSockets', { rooms: [`${tag}-a`] });
-    for (const m of members.result) assert.ok(m.rooms.includes(extra), `${m.handshake.query.userId} lists ${extra} in its rooms: ${m.rooms}`);
-    await call('emit', { rooms: [extra], event: 'fleet-extra', args: ['joined'] });
-    for (const c of [...a, na]) await got.get(c).waitCount(1, { label: `${userIdOf(c)} (joined ${extra})` });
-
-    await call('socketsLeave', { rooms: [`${tag}-a`], target: extra });
-    await waitFor(async () => (await inExtra()).length === 0, { timeout: 2000, message: `${extra} to be empty after socketsLeave` });
-    await call('emit', { rooms: [extra], event: 'fleet-extra', args: ['left'] });
-    await settle();
-    for (const c of [...a, na]) assert.deepEqual(got.get(c).items, ['joined'], `${userIdOf(c)}: only the broadcast sent while it was in ${extra}`);
-    for (const c of b) assert.deepEqual(got.get(c).items, [], `${userIdOf(c)} was never in ${extra}`);
-  });
-
-  // chatd: a broadcast published right after a REMOTE_JOIN (same publisher, so Redis delivers it
-  // after the request) reaches the joined sockets, as it does on a Node server (PSUBSCRIBE
-  // socket.io#/#*); a worker that subscribes per room must not lose it while its SUBSCRIBE to
-  // socket.io#/#<new room># is on its way. Likewise nothing right after a REMOTE_LEAVE. (The
-  // peer's own clients are left out: the Node adapter joins its local sockets only when its own
-  // request comes back from Redis, but delivers its local broadcast at once.)
-  await sub('a broadcast right after socketsJoin from the Node peer reaches the chatd sockets it joined', async (s) => {
-    const tag = 'join-then-emit';
-    const a = await serverClients(s, fleet, { tag, room: `${tag}-a`, n: 3 });
-    const got = new Map(a.map((c) => [c, collect(c, 'fleet-extra')]));
-    for (let round = 0; round < 3; round++) {
-      const extra = `${tag}-extra-${round}`;
-      await call('socketsJoin', { rooms: [`${tag}-a`], target: extra });
-      await call('emit', { rooms: [extra], event: 'fleet-extra', args: [`in ${round}`] });
-      await call('socketsLeave', { rooms: [`${tag}-a`], target: extra });
-      await call('emit', { rooms: [extra], event: 'fleet-extra', args: [`out ${round}`] });
-      for (const c of a) await got.get(c).waitCount(round + 1, { label: `${userIdOf(c)}, round ${round}` });
-    }
-    await settle();
-    for (const c of a) assert.deepEqual(got.get(c).items, ['in 0', 'in 1', 'in 2'], userIdOf(c));
-  });
-
-  // chatd: applies REMOTE_DISCONNECT {uid, type: 4, opts: {rooms, except}, close} to its matching
-  // sockets: a Socket.IO DISCONNECT packet (client reason "io server disconnect"), then with
-  // close: true the Engine.IO connection is closed too; others stay connected.
+  // What chatd must do for each: see lib/fleet_checks.js.
+  await sub('socketsJoin from the Node peer puts chatd sockets in a room its broadcasts reach; socketsLeave takes them out',
+    (s) => checkJoinLeave(s, fleet, peer, 'join-leave'));
+  await sub('a broadcast right after socketsJoin from the Node peer reaches the chatd sockets it joined',
+    (s) => checkJoinThenEmit(s, fleet, peer, 'join-then-emit', { withPeerClients: false }));
   for (const close of [false, true]) {
-    await sub(`disconnectSockets(${close}) from the Node peer disconnects chatd sockets with "io server disconnect"`, async (s) => {
-      const tag = `disconnect-${close}`;
-      const a = await serverClients(s, fleet, { tag, room: `${tag}-a`, n: 3 });
-      const b = await serverClients(s, fleet, { tag, room: `${tag}-b`, n: 1 });
-      const [na] = await peerClients(s, fleet, { tag, room: `${tag}-a`, n: 1 });
-      const reasons = [...a, ...b, na].map((c) => new Promise((resolve) => c.once('disconnect', (reason) => resolve(reason))));
-      await call('disconnectSockets', { rooms: [`${tag}-a`], close });
-      const got = await withTimeout(Promise.all(reasons.slice(0, a.length).concat(reasons[reasons.length - 1])), 2000,
-        () => `every member of ${tag}-a to be disconnected; connected: ${[...a, na].filter((c) => c.connected).map(userIdOf)}`);
-      assert.deepEqual(got, Array(a.length + 1).fill('io server disconnect'));
-      await settle();
-      for (const c of b) assert.ok(c.connected, `${userIdOf(c)} (in ${tag}-b) stays connected`);
-      const r = await call('fetchSockets', { rooms: [`${tag}-a`, `${tag}-b`] });
-      assertFast(r, 'fetchSockets() after disconnectSockets');
-      assert.deepEqual(idsOf(r.result), idsOf(b));
-    });
+    await sub(`disconnectSockets(${close}) from the Node peer disconnects chatd sockets with "io server disconnect"`,
+      (s) => checkDisconnect(s, fleet, peer, `disconnect-${close}`, close));
   }
-
-  // chatd: a SERVER_SIDE_EMIT {uid, type: 6, data: [event, ...args]} without requestId from another
-  // node increments chatd_adapter_server_side_emit_total (counter, per worker) on every worker.
-  await sub('serverSideEmit from the Node peer reaches every chatd worker (chatd_adapter_server_side_emit_total)', async () => {
-    const before = await sumMetric(server.port, 'chatd_adapter_server_side_emit_total');
-    await call('serverSideEmit', { event: 'fleet-note', args: ['no ack wanted', 1] });
-    await waitFor(async () => (await sumMetric(server.port, 'chatd_adapter_server_side_emit_total')) === before + workers, {
-      timeout: 2000, message: `chatd_adapter_server_side_emit_total to go from ${before} to ${before + workers} (one per worker)`,
-    });
-    await settle();
-    assert.equal(await sumMetric(server.port, 'chatd_adapter_server_side_emit_total'), before + workers, 'each worker counts it once');
-  });
+  await sub('serverSideEmit from the Node peer reaches every chatd worker (chatd_adapter_server_side_emit_total)',
+    () => checkServerSideEmitCounted(fleet, peer));
 
   // chatd: a SERVER_SIDE_EMIT with a requestId is answered by every worker with
   // {type: 6, requestId, data: {event, args, pid}} on socket.io-response#/# (pid: the worker's).
