@@ -7,7 +7,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { scope, collect, settle, isReference } = require('./lib/harness');
+const { scope, collect, settle, isReference, plainData: plain } = require('./lib/harness');
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -18,16 +18,6 @@ function payload(i) {
     img: Buffer.from([0, 1, 2, 255, i & 0xff]),
     parts: [Buffer.alloc(300 + i, i & 0xff), 2, { deep: Buffer.from(`part-${i}`) }],
   };
-}
-
-// socket.io-client gives Buffers back (Node) — compare as plain data with the bytes spelled out.
-function plain(v) {
-  if (Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
-    return { bytes: Buffer.from(v.buffer ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v).toString('hex') };
-  }
-  if (Array.isArray(v)) return v.map(plain);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
-  return v;
 }
 
 async function exchange(s, sender, receivers, others, count = 5) {

@@ -17,8 +17,15 @@
  *   - rooms are shared through @socket.io/redis-adapter (the successor of the seed's
  *     socket.io-redis, same wire format) with node-redis 4 pub/sub clients.
  * Added for the tests (not in the seed): a middleware refusing a handshake without `channel`,
- * GET /healthz, GET /metrics (per-worker connection gauges, as chatd names them), 404 for other
- * paths, and --workers N (Node's cluster module: the seed's "first option").
+ * GET /healthz, GET /metrics (per-worker connection gauges and the server-side emit counter, as
+ * chatd names them), 404 for other paths, --workers N (Node's cluster module: the seed's "first
+ * option"), and the mixed-fleet contract chatd keeps too (tests/integration/fleet_*.test.js): every
+ * server-side emit from another node (io.serverSideEmit, the Redis emitter) is counted in
+ * chatd_adapter_server_side_emit_total, and one that asks for an acknowledgement is answered with
+ * {event, args, pid} (pid: the answering worker process).
+ *
+ * Required as a module it runs nothing and exports the gateway (seedGateway, fleetHooks) so that
+ * the tests' Node peer (tests/integration/lib/node_peer.js) serves the same chat.
  *
  * Usage: node seed-server.js [--port 8000] [--host 0.0.0.0] [--redis redis://127.0.0.1:6379]
  *          [--workers 1] [--ping-interval 25000] [--ping-timeout 20000] [--max-payload 1000000]
@@ -75,17 +82,86 @@ function log(...parts) {
   process.stderr.write(`${new Date().toISOString()} [${who} ${process.pid}] ${parts.join(' ')}\n`);
 }
 
+// --- the seed's gateway, shared with the tests' Node peer -----------------------------------------
+
+// chat.gateway.ts on `io`, plus the handshake check; onConnections(n) after every change.
+function seedGateway(io, { onConnections = () => {} } = {}) {
+  let connections = 0;
+  io.use((socket, next) => {
+    const channel = socket.handshake.query.channel;
+    if (typeof channel !== 'string' || channel === '') {
+      next(new Error('missing channel: connect with io(url, {query: {channel: "<room>"}})'));
+      return;
+    }
+    next();
+  });
+
+  io.on('connection', (socket) => {
+    const channel = socket.handshake.query.channel;
+    onConnections(++connections);
+    socket.join(channel);
+    socket.to(channel).emit('login', socket.handshake.query);
+
+    socket.on('message', (...args) => {
+      const ack = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
+      const payload = args.length === 1 ? args[0] : args; // Nest's IoAdapter.mapPayload
+      socket.to(channel).emit('chat', payload);
+      if (ack) ack();
+    });
+
+    socket.on('disconnect', () => {
+      socket.leave(channel);
+      onConnections(--connections);
+    });
+  });
+}
+
+// The mixed-fleet contract for server-side emits from other nodes, whatever the event: count
+// each (onServerSideEmit), and answer one that asks for an ack with {event, args, pid}. Socket.IO
+// only offers io.on(<event name>) for these, so the namespace's entry point for them is wrapped
+// (socket.io 4.8 Namespace._onServerSideEmit, called by the adapter with [event, ...args, ack?]).
+function fleetHooks(io, { onServerSideEmit = () => {} } = {}) {
+  const nsp = io.of('/');
+  const deliver = nsp._onServerSideEmit.bind(nsp);
+  nsp._onServerSideEmit = (packet) => {
+    onServerSideEmit(packet);
+    const [event, ...args] = packet;
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
+    if (ack) ack({ event, args, pid: process.pid });
+    deliver(packet);
+  };
+}
+
+// The stock adapter (8.3) decodes a broadcast outside any try, inside node-redis's message
+// listener: one undecodable PUBLISH on socket.io#/# (tests/integration/fleet_hostile.test.js)
+// throws there and ends the process. The reference drops such a message, as chatd must, so that
+// the hostile-input test can be run against it; everything the adapter can decode is untouched.
+function hardenAdapter() {
+  const { RedisAdapter } = require('@socket.io/redis-adapter');
+  const onmessage = RedisAdapter.prototype.onmessage;
+  if (onmessage.hardened) return;
+  RedisAdapter.prototype.onmessage = function hardenedOnmessage(...args) {
+    try {
+      return onmessage.apply(this, args);
+    } catch (e) {
+      log(`dropped an adapter message it could not take: ${e.message}`);
+      return undefined;
+    }
+  };
+  RedisAdapter.prototype.onmessage.hardened = true;
+}
+
 // --- the primary of a --workers N cluster: fork, relay connection counts, report readiness ------
 
 function runPrimary(opts) {
-  const table = new Map(); // slot -> connections
+  const table = new Map(); // slot -> {connections, serverSideEmits}
   let listening = 0;
   const fork = (slot) => {
     const w = cluster.fork({ SEED_SLOT: String(slot) });
-    table.set(slot, 0);
+    table.set(slot, { connections: 0, serverSideEmits: 0 });
     w.on('message', (msg) => {
-      if (msg && msg.type === 'connections') {
-        table.set(slot, msg.count);
+      if (msg && msg.type === 'stats') {
+        table.set(slot, msg.stats);
       } else if (msg && msg.type === 'listening') {
         listening++;
         if (listening === opts.workers) log(`all ${opts.workers} workers listening on ${opts.host}:${opts.port}`);
@@ -118,11 +194,14 @@ function runPrimary(opts) {
 async function runServer(opts) {
   const slot = process.env.SEED_SLOT || '0';
   let connections = 0;
-  let table = { [slot]: 0 };
+  let serverSideEmits = 0;
+  let table = {};
   const report = () => {
-    table = { ...table, [slot]: connections };
-    if (process.send) process.send({ type: 'connections', count: connections });
+    const stats = { connections, serverSideEmits };
+    table = { ...table, [slot]: stats };
+    if (process.send) process.send({ type: 'stats', stats });
   };
+  report();
   process.on('message', (msg) => {
     if (msg && msg.type === 'table') table = msg.table;
   });
@@ -160,9 +239,10 @@ async function runServer(opts) {
     if (req.method === 'GET' && url.pathname === '/metrics') {
       // Only Socket.IO connections are counted, so both gauges are the same figure here.
       const lines = [];
-      for (const name of ['chatd_connections', 'chatd_sessions']) {
-        lines.push(`# TYPE ${name} gauge`);
-        for (const [s, n] of Object.entries(table)) lines.push(`${name}{worker="${s}"} ${n}`);
+      for (const [name, type, key] of [['chatd_connections', 'gauge', 'connections'], ['chatd_sessions', 'gauge', 'connections'],
+        ['chatd_adapter_server_side_emit_total', 'counter', 'serverSideEmits']]) {
+        lines.push(`# TYPE ${name} ${type}`);
+        for (const [s, n] of Object.entries(table)) lines.push(`${name}{worker="${s}"} ${n[key]}`);
       }
       lines.push('# TYPE chatd_redis_up gauge', `chatd_redis_up{worker="${slot}"} ${redisUp}`);
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
@@ -179,38 +259,11 @@ async function runServer(opts) {
     pingTimeout: opts.pingTimeout,
     maxHttpBufferSize: opts.maxPayload,
   });
+  hardenAdapter();
   io.adapter(createAdapter(pubClient, subClient));
 
-  io.use((socket, next) => {
-    const channel = socket.handshake.query.channel;
-    if (typeof channel !== 'string' || channel === '') {
-      next(new Error('missing channel: connect with io(url, {query: {channel: "<room>"}})'));
-      return;
-    }
-    next();
-  });
-
-  // chat.gateway.ts
-  io.on('connection', (socket) => {
-    const channel = socket.handshake.query.channel;
-    connections++;
-    report();
-    socket.join(channel);
-    socket.to(channel).emit('login', socket.handshake.query);
-
-    socket.on('message', (...args) => {
-      const ack = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
-      const payload = args.length === 1 ? args[0] : args; // Nest's IoAdapter.mapPayload
-      socket.to(channel).emit('chat', payload);
-      if (ack) ack();
-    });
-
-    socket.on('disconnect', () => {
-      socket.leave(channel);
-      connections--;
-      report();
-    });
-  });
+  seedGateway(io, { onConnections: (n) => { connections = n; report(); } });
+  fleetHooks(io, { onServerSideEmit: () => { serverSideEmits++; report(); } });
 
   httpServer.listen(opts.port, opts.host, () => {
     log(`seed-server listening on ${opts.host}:${opts.port} (redis ${opts.redis})`);
@@ -226,24 +279,31 @@ async function runServer(opts) {
   process.on('SIGINT', stop);
 }
 
-// The stock stack (socket.io 4 + @socket.io/redis-adapter 8 + node-redis 4) does not catch the
-// promise of the adapter's PUBLISH: when Redis dies mid-write, the rejection (EPIPE) kills the
-// process under Node >= 15. The seed's deployment would have died with its Redis; the reference
-// logs and goes on, so that the tests can check what a chat server should do in an outage.
-process.on('unhandledRejection', (e) => log(`unhandled rejection (the stock stack would exit here): ${e && e.message}`));
-
-let opts;
-try {
-  opts = parseArgs(process.argv.slice(2));
-} catch (e) {
-  process.stderr.write(`seed-server: ${e.message}\n`);
-  process.exit(2);
+function main() {
+  // The stock stack (socket.io 4 + @socket.io/redis-adapter 8 + node-redis 4) does not catch the
+  // promise of the adapter's PUBLISH: when Redis dies mid-write, the rejection (EPIPE) kills the
+  // process under Node >= 15. The seed's deployment would have died with its Redis; the reference
+  // logs and goes on, so that the tests can check what a chat server should do in an outage.
+  process.on('unhandledRejection', (e) => log(`unhandled rejection (the stock stack would exit here): ${e && e.message}`));
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`seed-server: ${e.message}\n`);
+    process.exit(2);
+  }
+  if (opts.workers > 1 && cluster.isPrimary) {
+    runPrimary(opts);
+  } else {
+    runServer(opts).catch((e) => {
+      log(`fatal: ${e.stack || e.message}`);
+      process.exit(1);
+    });
+  }
 }
-if (opts.workers > 1 && cluster.isPrimary) {
-  runPrimary(opts);
+
+if (require.main === module) {
+  main();
 } else {
-  runServer(opts).catch((e) => {
-    log(`fatal: ${e.stack || e.message}`);
-    process.exit(1);
-  });
+  module.exports = { seedGateway, fleetHooks, hardenAdapter };
 }

@@ -19,7 +19,12 @@
  *   freePort() -> Promise<number>                 a currently free TCP port on 127.0.0.1
  *   startRedis({port}) -> Promise<Redis>           redis-server on 127.0.0.1 (--save "" --appendonly
  *       no), resolved once PING answers. Redis: {port, url, pid, logs, stop(), kill() (SIGKILL),
- *       restart() (same port; after kill/stop), command(...args) -> Promise<reply>}
+ *       restart() (same port; after kill/stop), command(...args) -> Promise<reply>} (a Buffer
+ *       argument is sent byte for byte)
+ *   spawnLogged(label, cmd, args, {env, cwd, ipc}) -> Proc   any other child process, remembered
+ *       and killed by PID at exit like the servers: {child, logs, exited, whenExited(),
+ *       waitForLog(regex, timeout), stop({timeout, signal}), logTail(n)}; `ipc` adds a Node IPC
+ *       channel (advanced serialization). The Node peer of the fleet tests uses it (./node_peer.js).
  *   startChatd({workers, port, redisUrl, config, args, env, readyTimeout}) -> Promise<Server>
  *       writes a temporary YAML config (listen 127.0.0.1:port, workers, redis.url,
  *       shutdown_timeout 2000, log.level info, deep-merged with `config`, e.g.
@@ -63,6 +68,7 @@
  *       a function returning one) so failures say what was expected and what was seen.
  *   withTimeout(promise, ms, what (string or function)), sleep(ms), settle() (a short grace before asserting that
  *       something did NOT happen; never used to assert that something did)
+ *   plainData(v) -> v with every Buffer/ArrayBuffer/typed array as {bytes: hex}, for deepEqual
  *
  * Raw wire access (exact bytes, malformed frames, a client that never pongs): see ./rawws.js.
  *
@@ -137,6 +143,17 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer));
 }
 
+// socket.io-client gives Buffers back (Node), Uint8Arrays over IPC: plain data with every byte
+// view spelled out as {bytes: hex}, for deepEqual across both.
+function plainData(v) {
+  if (Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+    return { bytes: (v instanceof ArrayBuffer ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength)).toString('hex') };
+  }
+  if (Array.isArray(v)) return v.map(plainData);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainData(x)]));
+  return v;
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -200,11 +217,14 @@ function makeTempDir(prefix) {
 }
 
 // Spawns `cmd args`, captures stdout and stderr line by line into `logs`, and reports the exit.
-function spawnLogged(label, cmd, args, { env, cwd } = {}) {
+// With `ipc` (cmd must be node), the child also gets an IPC channel (child.send / 'message') with
+// the "advanced" serialization, so Buffers and Maps travel as they are.
+function spawnLogged(label, cmd, args, { env, cwd, ipc = false } = {}) {
   const child = spawn(cmd, args, {
     cwd: cwd || SOURCE_DIR,
     env: { ...process.env, ...(env || {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    ...(ipc ? { serialization: 'advanced' } : {}),
   });
   const logs = [];
   const logWaiters = new Set();
@@ -358,12 +378,13 @@ function redisCommand(port, args, { host = '127.0.0.1', timeout = 1000 } = {}) {
     sock.setTimeout(timeout, () => fail(new Error(`redis ${host}:${port} ${args[0]}: timeout`)));
     sock.on('error', fail);
     sock.on('connect', () => {
-      let req = `*${args.length}\r\n`;
+      // Buffers go as they are (binary-safe), anything else as its String().
+      const parts = [Buffer.from(`*${args.length}\r\n`)];
       for (const a of args) {
-        const s = String(a);
-        req += `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+        const bytes = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
+        parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
       }
-      sock.write(req);
+      sock.write(Buffer.concat(parts));
     });
     sock.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
@@ -868,10 +889,12 @@ module.exports = {
   waitFor,
   withTimeout,
   describeValue,
+  plainData,
   freePort,
   portAccepts,
   childPids,
   redisCommand,
+  spawnLogged,
   startRedis,
   httpRequest,
   parseMetrics,
