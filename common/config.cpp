@@ -190,7 +190,8 @@ constexpr numeric_key k_numeric_keys[] = {
 constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redis.key",
                                             "engineio.allowed_origins", "log.level",
                                             "adapter.serve_requests", "adapter.socket_rooms",
-                                            "adapter.specific_response_channel"};
+                                            "adapter.specific_response_channel",
+                                            "adapter.subscription"};
 
 constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "adapter",
                                            "log"};
@@ -511,6 +512,12 @@ class loader {
       reason = check_bool(path, text, cfg_.adapter_serve_requests);
     } else if (path == "adapter.socket_rooms") {
       reason = check_bool(path, text, cfg_.adapter_socket_rooms);
+    } else if (path == "adapter.subscription") {
+      if (text == "pattern" || text == "rooms") {
+        cfg_.adapter_pattern_subscription = text == "pattern";
+      } else {
+        reason = fmt::format("{}: expected pattern or rooms, got '{}'", path, text);
+      }
     } else if (path == "adapter.specific_response_channel") {
       reason = check_bool(path, text, cfg_.adapter_specific_response_channel);
     }

@@ -39,7 +39,8 @@ struct config {
   uint32_t max_header_size = 8192;             // HTTP request head
   // adapter: chatd as a node of @socket.io/redis-adapter's request channel.
   bool adapter_serve_requests = true;          // answer fetchSockets(), allRooms(), socketsJoin()...
-  bool adapter_socket_rooms = true;            // SUBSCRIBE each socket's own room (io.to(socket.id))
+  bool adapter_socket_rooms = true;
+  bool adapter_pattern_subscription = true;    // PSUBSCRIBE "<key>#/#*" (else SUBSCRIBE per room)            // SUBSCRIBE each socket's own room (io.to(socket.id))
   bool adapter_specific_response_channel = false;  // as publishOnSpecificResponseChannel
   uint32_t adapter_requests_timeout_ms = 5000; // chatd's own requests (presence), as requestsTimeout
   // shutdown_timeout: how long a retiring or stopping worker waits for clients to finish.

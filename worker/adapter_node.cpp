@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <random>
 
 namespace chatd {
@@ -63,6 +65,23 @@ std::vector<shared_bytes> frames_with_ack(const wire::broadcast& packet, int64_t
     frames.push_back(make_bytes(std::move(f)));
   }
   return frames;
+}
+
+// {event, args, pid} for serverSideEmit's data [event, ...args].
+std::string server_side_emit_ack(std::string_view data) {
+  std::optional<std::string_view> event = sio::first_element(data);
+  std::string_view rest;
+  if (event && !event->empty()) {
+    rest = data.substr(static_cast<size_t>(event->data() + event->size() - data.data()));
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == ',' || rest.front() == '\n' ||
+                             rest.front() == '\t' || rest.front() == '\r')) {
+      rest.remove_prefix(1);
+    }
+    while (!rest.empty() && rest.back() != ']') rest.remove_suffix(1);
+    if (!rest.empty()) rest.remove_suffix(1);  // the array's own ']'
+  }
+  return fmt::format(R"({{"event":{},"args":[{}],"pid":{}}})",
+                     event && !event->empty() ? *event : "null", rest, getpid());
 }
 
 }  // namespace
@@ -200,10 +219,10 @@ void adapter_node::handle(const wire::bus_request& r) {
       stats_.adapter_server_side_emit_total.fetch_add(1, std::memory_order_relaxed);
       log::info("adapter: serverSideEmit from {}: {:.200}", r.uid.value_or("emitter"), r.data.json);
       if (!r.request_id) return;
-      // The handler's answer (what serverSideEmitWithAck resolves with, one per node): which
-      // node took the event and what it did with it.
-      const std::string ack = fmt::format(R"({{"server":"chatd","uid":"{}","logged":true}})", bus_.uid());
-      return respond_to("", wire::encode_server_side_emit_ack(*r.request_id, ack));
+      // The handler's answer (what serverSideEmitWithAck resolves with, one per node): the
+      // event it took and the worker process that logged it.
+      return respond_to("", wire::encode_server_side_emit_ack(*r.request_id,
+                                                              server_side_emit_ack(r.data.json)));
     }
     case t::broadcast:
       return broadcast_with_ack(r);

@@ -20,17 +20,30 @@ constexpr size_t k_subscribe_batch = 512;
 
 std::string_view text(const redisReply* r) { return {r->str, r->len}; }
 
+// The base channel as a glob matching it and every room channel after it.
+std::string broadcast_pattern(std::string_view base_channel) {
+  std::string out;
+  for (char c : base_channel) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '*';
+  return out;
+}
+
 }  // namespace
 
 bus_subscriber::bus_subscriber(uv_loop_t* loop, redis_link& link, std::string prefix,
-                               std::string uid, worker_stats* stats, callbacks cb)
+                               std::string uid, worker_stats* stats, callbacks cb, bool pattern)
     : loop_(loop),
       link_(link),
       prefix_(std::move(prefix)),
       uid_(std::move(uid)),
       stats_(stats),
       cb_(std::move(cb)),
-      base_channel_(wire::broadcast_channel(prefix_, k_bus_nsp)) {}
+      base_channel_(wire::broadcast_channel(prefix_, k_bus_nsp)),
+      pattern_(pattern),
+      pattern_channel_(broadcast_pattern(base_channel_)) {}
 
 // ------------------------------------------------------------------ what we subscribe to
 
@@ -63,19 +76,25 @@ void bus_subscriber::send_channels(const char* command, std::span<const std::str
 void bus_subscriber::on_ready() {
   std::vector<std::string> channels;
   channels.reserve(1 + fixed_.size() + rooms_.size());
-  channels.push_back(base_channel_);
+  if (pattern_) {
+    send_channels("PSUBSCRIBE", {&pattern_channel_, 1});
+  } else {
+    channels.push_back(base_channel_);
+  }
   for (const fixed_channel& f : fixed_) {
     channels.push_back(f.channel);
   }
-  for (const auto& [room, members] : rooms_) {
-    channels.push_back(wire::room_channel(prefix_, k_bus_nsp, room));
+  if (!pattern_) {
+    for (const auto& [room, members] : rooms_) {
+      channels.push_back(wire::room_channel(prefix_, k_bus_nsp, room));
+    }
   }
   send_channels("SUBSCRIBE", channels);
 }
 
 void bus_subscriber::subscribe_room(std::string_view room) {
   auto [it, fresh] = rooms_.try_emplace(std::string(room), 0);
-  if (++it->second == 1) {
+  if (++it->second == 1 && !pattern_) {
     const std::string channel = wire::room_channel(prefix_, k_bus_nsp, room);
     send_channels("SUBSCRIBE", {&channel, 1});
   }
@@ -90,6 +109,7 @@ void bus_subscriber::unsubscribe_room(std::string_view room) {
   if (--it->second == 0) {
     confirmed_.erase(it->first);
     rooms_.erase(it);
+    if (pattern_) return;
     const std::string channel = wire::room_channel(prefix_, k_bus_nsp, room);
     send_channels("UNSUBSCRIBE", {&channel, 1});
   }
@@ -126,6 +146,18 @@ void bus_subscriber::on_reply(redisAsyncContext*, void* r, void* privdata) noexc
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
     return;
   }
+  // ["pmessage", pattern, channel, payload] / ["psubscribe", pattern, count]
+  if (reply->element[0]->type == REDIS_REPLY_STRING && text(reply->element[0]) == "pmessage") {
+    if (reply->elements == 4 && reply->element[2]->type == REDIS_REPLY_STRING &&
+        reply->element[3]->type == REDIS_REPLY_STRING) {
+      self->on_broadcast_message(text(reply->element[2]), text(reply->element[3]));
+    }
+    return;
+  }
+  if (reply->element[0]->type == REDIS_REPLY_STRING && text(reply->element[0]) == "psubscribe") {
+    self->on_pattern_subscribed();
+    return;
+  }
   const redisReply* kind = reply->element[0];
   const redisReply* channel = reply->element[1];
   const redisReply* payload = reply->element[2];
@@ -140,6 +172,17 @@ void bus_subscriber::on_reply(redisAsyncContext*, void* r, void* privdata) noexc
     return;  // unsubscribe confirmations
   }
   self->on_message(text(channel), text(payload));
+}
+
+void bus_subscriber::on_pattern_subscribed() {
+  pattern_confirmed_ = true;
+  if (!cb_.on_room_ready) return;
+  // Every room waiting for its subscription is covered now. A copy: the callback may change
+  // the rooms (a CONNECT answered, a socket gone).
+  std::vector<std::string> rooms;
+  rooms.reserve(rooms_.size());
+  for (const auto& [room, members] : rooms_) rooms.push_back(room);
+  for (const std::string& room : rooms) cb_.on_room_ready(room);
 }
 
 void bus_subscriber::on_subscribed(std::string_view channel) {

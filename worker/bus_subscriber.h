@@ -1,9 +1,16 @@
 #pragma once
 // The bus' subscriber link: what this worker is SUBSCRIBEd to and where each message goes.
-// - the base channel ("<prefix>#/#"), always;
-// - one channel per room with local members, reference-counted: SUBSCRIBE at the first
-//   subscribe_room, UNSUBSCRIBE when the last unsubscribe_room brings it to zero; a room counts as
-//   confirmed once Redis acknowledged its SUBSCRIBE on the current connection;
+// Broadcasts arrive one of two ways (adapter.subscription):
+// - pattern (the default, as a Node adapter does): one PSUBSCRIBE "<prefix>#/#*" carries the base
+//   channel and every room's; a room's message is dropped before decoding unless the room has
+//   local members. No command per room, and nothing published to a room right after a remote
+//   socketsJoin can be missed while a SUBSCRIBE is in flight; every worker reads the whole
+//   fleet's broadcasts, though.
+// - rooms: the base channel ("<prefix>#/#"), always, and one channel per room with local
+//   members, reference-counted: SUBSCRIBE at the first subscribe_room, UNSUBSCRIBE when the last
+//   unsubscribe_room brings it to zero. A worker reads only what it can deliver.
+// Either way a room counts as confirmed once Redis acknowledged its (P)SUBSCRIBE on the current
+// connection; rooms are reference-counted for the drop-before-decoding check;
 // - fixed channels (the adapter's request and response channels), for the bus' whole life.
 // After every (re)connect on_ready() subscribes all of them again, in batches.
 // Dispatch by channel: a fixed channel's message goes to its handler as raw bytes; a message on
@@ -43,7 +50,7 @@ class bus_subscriber {
   // `link` must outlive this object; its ready/down events are passed in through on_ready() and
   // on_down() by whoever owns it.
   bus_subscriber(uv_loop_t* loop, redis_link& link, std::string prefix, std::string uid,
-                 worker_stats* stats, callbacks cb);
+                 worker_stats* stats, callbacks cb, bool pattern = true);
   bus_subscriber(const bus_subscriber&) = delete;
   bus_subscriber& operator=(const bus_subscriber&) = delete;
 
@@ -52,7 +59,9 @@ class bus_subscriber {
   // The channel prefix (the config's redis_key).
   const std::string& prefix() const { return prefix_; }
   // Redis acknowledged the room's SUBSCRIBE on the current connection.
-  bool confirmed(std::string_view room) const { return confirmed_.contains(room); }
+  bool confirmed(std::string_view room) const {
+    return pattern_ ? pattern_confirmed_ : confirmed_.contains(room);
+  }
   // Adds (or, for a channel given before, replaces the handler of) a fixed channel; subscribed at
   // once when the link is ready, else at the next connect. `channel` must not be one of the
   // broadcast channels (the base channel or a room's).
@@ -61,7 +70,10 @@ class bus_subscriber {
   // The link connected: subscribe everything again.
   void on_ready();
   // The link was lost: each room must be confirmed again on the next connection.
-  void on_down() { confirmed_.clear(); }
+  void on_down() {
+    confirmed_.clear();
+    pattern_confirmed_ = false;
+  }
   // No SUBSCRIBE and no delivery after this, not even of messages already read from the socket.
   void stop() { stopped_ = true; }
 
@@ -74,6 +86,7 @@ class bus_subscriber {
   void send_channels(const char* command, std::span<const std::string> channels);
   static void on_reply(redisAsyncContext*, void* r, void* privdata) noexcept;
   void on_subscribed(std::string_view channel);
+  void on_pattern_subscribed();
   void on_message(std::string_view channel, std::string_view payload);
   void on_broadcast_message(std::string_view channel, std::string_view payload);
 
@@ -84,6 +97,9 @@ class bus_subscriber {
   worker_stats* stats_;
   callbacks cb_;
   std::string base_channel_;
+  bool pattern_;
+  std::string pattern_channel_;  // "<prefix>#/#*", glob characters of the prefix escaped
+  bool pattern_confirmed_ = false;
 
   // room -> local members subscribed
   std::unordered_map<std::string, uint32_t, string_hash, std::equal_to<>> rooms_;

@@ -103,7 +103,9 @@ class session final : public member, private timer_node {
   // Sends `40{"sid":…}`, the answer to the client's CONNECT.
   void accept_connect() override;
   const handshake_record& handshake() const override { return hs_; }
-  std::string_view auth_json() const override { return auth_json_.empty() ? "{}" : auth_json_; }
+  std::string_view auth_json() const override {
+    return auth_json_.empty() ? std::string_view("{}") : std::string_view(auth_json_);
+  }
   void disconnect(bool close) override;
 
  private:

@@ -51,30 +51,33 @@ test('mixed fleet: adapter requests from a Node peer are answered by every chatd
     const tag = 'fetch-handshake';
     const room = `${tag}-room`;
     const before = Date.now();
-    const [c] = await serverClients(s, fleet, { tag, room, n: 1, auth: { token: `${tag}-token`, n: 7 }, extraHeaders: { 'x-fleet-test': tag } });
+    // n: 1, but as many as it takes to have one on each chatd worker: every one is checked.
+    const cs = await serverClients(s, fleet, { tag, room, n: 1, auth: { token: `${tag}-token`, n: 7 }, extraHeaders: { 'x-fleet-test': tag } });
     const after = Date.now();
     const r = await call('fetchSockets', { rooms: [room] });
     assertFast(r, `in(${room}).fetchSockets()`);
-    assert.equal(r.result.length, 1, `one socket in ${room}: ${JSON.stringify(r.result)}`);
-    const [got] = r.result;
-    assert.equal(got.id, c.id);
-    assert.deepEqual([...got.rooms].sort(), [c.id, room].sort());
-    assert.deepEqual(got.data, {});
-    const hs = got.handshake;
-    assert.deepEqual(Object.keys(hs).sort(), ['address', 'auth', 'headers', 'issued', 'query', 'secure', 'time', 'url', 'xdomain']);
-    assert.deepEqual({ ...hs.query }, { channel: room, userId: `${tag}-c0`, EIO: '4', transport: 'websocket' });
-    assert.deepEqual(hs.auth, { token: `${tag}-token`, n: 7 });
-    assert.equal(hs.headers['x-fleet-test'], tag);
-    assert.equal(hs.headers.host, `127.0.0.1:${server.port}`);
-    assert.equal(hs.headers.upgrade, 'websocket');
-    assert.equal(hs.address, '127.0.0.1');
-    assert.equal(hs.xdomain, false);
-    assert.equal(hs.secure, false);
-    assert.equal(hs.url, `/socket.io/?channel=${room}&userId=${tag}-c0&EIO=4&transport=websocket`);
-    assert.equal(typeof hs.issued, 'number');
-    assert.ok(hs.issued >= before && hs.issued <= after, `issued ${hs.issued} within [${before}, ${after}]`);
-    assert.equal(typeof hs.time, 'string');
-    assert.equal(hs.time, new Date(hs.issued).toString(), 'time is the Date string of issued');
+    assert.equal(r.result.length, cs.length, `${cs.length} socket(s) in ${room}: ${JSON.stringify(r.result)}`);
+    assert.deepEqual(idsOf(r.result), idsOf(cs));
+    for (const [i, c] of cs.entries()) {
+      const got = r.result.find((x) => x.id === c.id);
+      assert.deepEqual([...got.rooms].sort(), [c.id, room].sort());
+      assert.deepEqual(got.data, {});
+      const hs = got.handshake;
+      assert.deepEqual(Object.keys(hs).sort(), ['address', 'auth', 'headers', 'issued', 'query', 'secure', 'time', 'url', 'xdomain']);
+      assert.deepEqual({ ...hs.query }, { channel: room, userId: `${tag}-c${i}`, EIO: '4', transport: 'websocket' });
+      assert.deepEqual(hs.auth, { token: `${tag}-token`, n: 7 });
+      assert.equal(hs.headers['x-fleet-test'], tag);
+      assert.equal(hs.headers.host, `127.0.0.1:${server.port}`);
+      assert.equal(hs.headers.upgrade, 'websocket');
+      assert.equal(hs.address, '127.0.0.1');
+      assert.equal(hs.xdomain, false);
+      assert.equal(hs.secure, false);
+      assert.equal(hs.url, `/socket.io/?channel=${room}&userId=${tag}-c${i}&EIO=4&transport=websocket`);
+      assert.equal(typeof hs.issued, 'number');
+      assert.ok(hs.issued >= before && hs.issued <= after, `issued ${hs.issued} within [${before}, ${after}]`);
+      assert.equal(typeof hs.time, 'string');
+      assert.equal(hs.time, new Date(hs.issued).toString(), 'time is the Date string of issued');
+    }
   });
 
   // chatd: honours opts.rooms (union of members) and opts.except (minus members of any except

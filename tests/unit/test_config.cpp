@@ -60,6 +60,7 @@ void check_equal(const config& a, const config& b) {
   CHECK(a.shutdown_timeout_ms == b.shutdown_timeout_ms);
   CHECK(a.adapter_serve_requests == b.adapter_serve_requests);
   CHECK(a.adapter_socket_rooms == b.adapter_socket_rooms);
+  CHECK(a.adapter_pattern_subscription == b.adapter_pattern_subscription);
   CHECK(a.adapter_specific_response_channel == b.adapter_specific_response_channel);
   CHECK(a.adapter_requests_timeout_ms == b.adapter_requests_timeout_ms);
   CHECK(a.log_level == b.log_level);
@@ -115,7 +116,9 @@ TEST_CASE("a default-constructed config has the documented defaults") {
 
 TEST_CASE("adapter: booleans and the requests timeout load; anything else is refused with its line") {
   config c = load_ok("adapter:\n  serve_requests: false\n  socket_rooms: no\n"
-                     "  specific_response_channel: true\n  requests_timeout: 250ms\n");
+                     "  specific_response_channel: true\n  requests_timeout: 250ms\n"
+                     "  subscription: rooms\n");
+  CHECK_FALSE(c.adapter_pattern_subscription);
   CHECK_FALSE(c.adapter_serve_requests);
   CHECK_FALSE(c.adapter_socket_rooms);
   CHECK(c.adapter_specific_response_channel);
