@@ -283,7 +283,10 @@ std::string adapter_node::new_request_id() {
 
 void adapter_node::fetch_sockets(wire::room_selector sel, std::function<void(fetch_result)> done) {
   fetch_result local;
-  for (member* m : local_.select(sel.rooms, sel.except)) local.sockets.push_back(describe(*m));
+  for (member* m : local_.select(sel.rooms, sel.except)) {
+    local.sockets.push_back(describe(*m));
+    local.node_of.push_back(bus_.uid());
+  }
   const uint64_t started = uv_now(loop_);
   bus_.numsub(request_channel_, [this, alive = std::weak_ptr<bool>(alive_), sel = std::move(sel),
                                  local = std::move(local), started,
@@ -325,10 +328,14 @@ void adapter_node::on_response(std::string_view payload) {
   auto it = requests_.find(r->request_id);
   if (it == requests_.end()) return;  // another node's request, or one that timed out
   pending_request& p = it->second;
-  if (r->sockets) {
-    for (wire::remote_socket& s : *r->sockets) p.result.sockets.push_back(std::move(s));
-  }
   ++p.result.answered;
+  if (r->sockets) {
+    const std::string node = fmt::format("answer-{}", p.result.answered);
+    for (wire::remote_socket& s : *r->sockets) {
+      p.result.sockets.push_back(std::move(s));
+      p.result.node_of.push_back(node);
+    }
+  }
   if (p.result.answered >= p.expected) finish(it->first, false);
 }
 

@@ -63,6 +63,9 @@ class adapter_node {
   // other node Redis counts has answered, or at adapter.requests_timeout with what came.
   struct fetch_result {
     std::vector<wire::remote_socket> sockets;  // this worker's first
+    // Which node each socket came from: this worker's uid, or "answer-<n>" for the n-th answer
+    // (the classic adapter's answers do not say who sent them).
+    std::vector<std::string> node_of;
     long long nodes = 0;     // nodes on the request channel, this worker included (0: Redis down)
     long long answered = 0;  // other nodes that answered
     bool timed_out = false;

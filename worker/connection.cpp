@@ -237,7 +237,7 @@ void connection::flush() {
   if (out_.capacity() > k_idle_out_chunks) std::vector<out_chunk>().swap(out_);
   if (close_when_flushed_) return begin_linger();
   if (handover_slot_ >= 0) return do_handover();
-  if (resume_http_ && phase_ == phase::http && poll_ == nullptr) {
+  if (resume_http_ && phase_ == phase::http && poll_ == nullptr && !deferred_) {
     resume_http_ = false;
     on_http_data(nullptr, 0);
   }
@@ -333,6 +333,10 @@ void connection::close_now() {
     poll_transport* p = poll_;
     poll_ = nullptr;
     p->get_gone(*this);
+  }
+  if (deferred_) {
+    deferred_->conn = nullptr;
+    deferred_.reset();
   }
   phase_ = phase::closed;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &connection::on_closed);

@@ -31,9 +31,19 @@
 
 namespace chatd {
 
+class connection;
 class server;
 class session;
 struct http_state;
+
+// An HTTP answer that comes later (chatd's own cluster request in flight): the route keeps this
+// and calls respond() when it has the answer. The connection reads no further request meanwhile
+// (HTTP/1.1 answers in order); if it closes first, `conn` is cleared and respond() does nothing.
+struct deferred_reply {
+  connection* conn = nullptr;
+  bool keep_alive = true;
+  void respond(int status, std::string_view type, std::string_view body, std::string_view extra = {});
+};
 
 class connection final : public transport, public held_get, private ws::frame_handler {
  public:
@@ -86,6 +96,8 @@ class connection final : public transport, public held_get, private ws::frame_ha
   void accept_websocket();
   // Holds the current GET for `p` until it has something to send (answer_poll).
   void hold_poll(poll_transport& p, bool keep_alive, std::string headers);
+  // The current request is answered later, through the returned handle.
+  std::shared_ptr<deferred_reply> defer_reply(bool keep_alive);
 
   // Called by the server only.
   void flush();
@@ -146,6 +158,8 @@ class connection final : public transport, public held_get, private ws::frame_ha
   std::unique_ptr<ws::frame_parser> ws_;
   session* session_ = nullptr;  // WebSocket: the session it carries (see transport.h)
   poll_transport* poll_ = nullptr;  // HTTP: the polling transport whose GET this connection holds
+  std::shared_ptr<deferred_reply> deferred_;  // HTTP: the request answered later, if any
+  friend struct deferred_reply;
   bool poll_keep_alive_ = true;
   std::string poll_headers_;    // the held GET's extra response headers (CORS, no-store)
   int handover_slot_ = -1;      // a request to hand over once the output queue has drained

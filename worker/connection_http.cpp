@@ -29,7 +29,7 @@ void connection::on_http_data(char* data, size_t len) {
 void connection::drain_http() {
   const config& cfg = srv_.cfg();
   while (!closing() && phase_ == phase::http && http_ && !http_->buf.empty()) {
-    if (poll_ != nullptr || handover_slot_ >= 0) {
+    if (poll_ != nullptr || deferred_ || handover_slot_ >= 0) {
       // A held GET is answered first (HTTP/1.1 answers in order); the rest waits for it.
       resume_http_ = true;
       return;
@@ -125,6 +125,24 @@ void connection::answer_poll(std::string_view payload) {
 void connection::accept_websocket() {
   phase_ = phase::websocket;
   ws_ = std::make_unique<ws::frame_parser>(srv_.cfg().max_payload);
+}
+
+std::shared_ptr<deferred_reply> connection::defer_reply(bool keep_alive) {
+  deferred_ = std::make_shared<deferred_reply>();
+  deferred_->conn = this;
+  deferred_->keep_alive = keep_alive;
+  return deferred_;
+}
+
+void deferred_reply::respond(int status, std::string_view type, std::string_view body,
+                             std::string_view extra) {
+  connection* c = conn;
+  if (c == nullptr) return;  // the client went away meanwhile
+  conn = nullptr;
+  std::shared_ptr<deferred_reply> self = std::move(c->deferred_);  // keeps us alive to the end
+  if (c->closing()) return;
+  c->respond(status, type, body, keep_alive, extra);
+  if (keep_alive && c->http_ && !c->http_->buf.empty()) c->resume_http_ = true;
 }
 
 void connection::hold_poll(poll_transport& p, bool keep_alive, std::string headers) {

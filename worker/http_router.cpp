@@ -12,6 +12,7 @@
 #include "worker/demo_page.h"
 #include "worker/http_response.h"
 #include "worker/metrics.h"
+#include "worker/presence.h"
 #include "worker/server.h"
 #include "worker/session.h"
 
@@ -107,6 +108,7 @@ void route_request(connection& c, request& req) {
     std::string body = render_metrics(*c.owner().segment());
     return c.respond(200, "text/plain; version=0.0.4", body, keep_alive);
   }
+  if (path == "/presence") return presence_route(c, query, get, keep_alive);
   if (path == "/" || path == "/index.html") {
     if (!get) return c.respond(405, "text/plain", "Method Not Allowed", keep_alive, "Allow: GET\r\n");
     return c.respond(200, "text/html; charset=utf-8", demo_page(), keep_alive);
