@@ -27,6 +27,7 @@ struct worker_stats {
   std::atomic<uint64_t> bus_published_total{0};
   std::atomic<uint64_t> bus_received_total{0};
   std::atomic<uint64_t> bus_publish_dropped_total{0};  // not published: Redis was down
+  std::atomic<uint64_t> bus_bad_messages_total{0};     // undecodable broadcasts dropped
   std::atomic<uint64_t> bus_reconnects_total{0};
   std::atomic<uint32_t> bus_up{0};        // 1 while both Redis connections are ready
   std::atomic<uint64_t> handovers_total{0};

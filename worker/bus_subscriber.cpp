@@ -221,6 +221,7 @@ void bus_subscriber::on_broadcast_message(std::string_view channel, std::string_
   }
   auto b = wire::decode_broadcast(payload);
   if (!b) {
+    bus_count(stats_, &worker_stats::bus_bad_messages_total);
     bad_message_log_(uv_now(loop_), [&](uint64_t suppressed) {
       log::warn("redis bus: dropped a message on {}: {} ({} more suppressed)", channel, b.error(),
                 suppressed);

@@ -84,6 +84,10 @@ void chat::on_disconnect(member& s) {
   stats_.sessions.fetch_sub(1, std::memory_order_relaxed);
 }
 
+bool chat::has_others(const room* r, const member& m) {
+  return r != nullptr && !r->members.empty() && !(r->members.size() == 1 && r->members[0] == &m);
+}
+
 room* chat::channel_room(member& m) {
   // client.to(channel) names the room whether or not the socket is still in it (another node's
   // socketsLeave may have taken it out); its home room is that room unless so.
@@ -102,7 +106,7 @@ void chat::deliver(room& r, const shared_bytes& frame, const member* except) {
 
 void chat::broadcast(member& from, std::string_view event_prefix, std::string_view event,
                      std::string_view arg_json) {
-  if (room* r = channel_room(from); r != nullptr && r->members.size() > 1) {
+  if (room* r = channel_room(from); has_others(r, from)) {
     deliver(*r, make_text_frame({event_prefix, arg_json, sio::event_tail}), &from);
   }
   if (bus_ == nullptr) return;
@@ -147,7 +151,7 @@ void chat::on_binary_event(member& s, std::string_view name, std::string_view pa
   std::string data_json;
   data_json.reserve(payload_json.size() + 12);
   data_json.append(R"(["chat",)").append(payload_json.empty() ? "null" : payload_json).append("]");
-  if (room* r = channel_room(s); r != nullptr && r->members.size() > 1) {
+  if (room* r = channel_room(s); has_others(r, s)) {
     std::vector<shared_bytes> frames = binary_event_frames(data_json, attachments);
     uint64_t n = 0;
     rooms::for_each_member(*r, [&](member& m) {

@@ -83,6 +83,8 @@ class chat final : public app {
                  std::string_view arg_json);
   // The room named by m's channel (the seed's client.to(channel)), if it has local members.
   room* channel_room(member& m);
+  // Whether r has a member other than m (the sender may have left its channel).
+  static bool has_others(const room* r, const member& m);
   void deliver(room& r, const shared_bytes& frame, const member* except);
   // Queues a packet's frames on one member; false when the member refused the first.
   static bool send_all(member& m, const std::vector<shared_bytes>& frames);

@@ -9,7 +9,8 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { collect, settle, waitFor } = require('./lib/harness');
-const { startFleet, serverClients, peerClients } = require('./lib/fleet');
+const { startFleet, serverClients, peerClients, sumMetric } = require('./lib/fleet');
+const { isReference } = require('./lib/harness');
 
 // notepack.io, the adapter's own msgpack codec (a dependency of @socket.io/redis-adapter)
 const msgpack = require(require.resolve('notepack.io', { paths: [require.resolve('@socket.io/redis-adapter')] }));
@@ -117,6 +118,13 @@ test('hostile messages on the adapter channels do not disturb chatd: same worker
   assert.deepEqual(server.workerPids(), workersBefore, `the same worker processes; log tail:\n${server.logTail(30)}`);
   assert.equal(server.exited, null, 'the master still runs');
   assert.deepEqual(disconnects, [], 'nobody was disconnected');
+  if (!isReference) {
+    // Dropped and counted, on the bus (broadcast channels) and by the adapter node (requests,
+    // responses), on every worker (each reads every channel).
+    const bus = await sumMetric(server.port, 'chatd_bus_bad_messages_total');
+    const adapter = await sumMetric(server.port, 'chatd_adapter_bad_messages_total');
+    assert.ok(bus > 0 && adapter > 0, `bad messages counted: bus ${bus}, adapter ${adapter}`);
+  }
 
   const chats = new Map(members.map((c) => [c, collect(c, 'chat')]));
   for (const c of members) c.emit('message', { userId: userIdOf(c), body: `after, from ${userIdOf(c)}` });

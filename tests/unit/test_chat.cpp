@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <string>
 #include <vector>
@@ -114,4 +115,69 @@ TEST_CASE("rooms: join or leave while a broadcast walks the room stops the worke
   r.join(c, "lobby");
   r.leave(a, "lobby");
   CHECK(r.find("lobby")->members.size() == 2);
+}
+
+// --- The local side of other nodes' requests (adapter_node) ---------------------------------
+
+TEST_CASE("chat: select as socket.io-adapter's apply: rooms union, except by room or socket id") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), b("b", "lobby"), d("d", "other"), e("e", "other");
+  for (test_member* m : {&a, &b, &d, &e}) c.on_connect(*m);
+  auto ids = [](std::vector<member*> v) {
+    std::vector<std::string> out;
+    for (member* m : v) out.emplace_back(m->id());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(ids(c.select({}, {})) == std::vector<std::string>{"a", "b", "d", "e"});
+  CHECK(ids(c.select({"lobby"}, {})) == std::vector<std::string>{"a", "b"});
+  CHECK(ids(c.select({"lobby", "other"}, {"b"})) == std::vector<std::string>{"a", "d", "e"});
+  CHECK(ids(c.select({}, {"other"})) == std::vector<std::string>{"a", "b"});
+  CHECK(ids(c.select({"d", "lobby"}, {"a"})) == std::vector<std::string>{"b", "d"});  // a socket id is a room
+  CHECK(ids(c.select({"nowhere"}, {})).empty());
+  CHECK(c.find("d") == &d);
+  CHECK(c.find("zz") == nullptr);
+}
+
+TEST_CASE("chat: remote joins and leaves change a socket's rooms; its own id room stays") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), b("b", "lobby");
+  c.on_connect(a);
+  c.on_connect(b);
+  CHECK(chat::rooms_of(a) == std::vector<std::string>{"a", "lobby"});
+  CHECK(c.join(a, "vip"));
+  CHECK_FALSE(c.join(a, "vip"));
+  CHECK_FALSE(c.join(a, "a"));   // its own room is always there
+  CHECK_FALSE(c.leave(a, "a"));  // and cannot be left
+  CHECK(chat::rooms_of(a) == std::vector<std::string>{"a", "lobby", "vip"});
+  std::vector<std::string> all = c.all_rooms();
+  std::sort(all.begin(), all.end());
+  CHECK(all == std::vector<std::string>{"a", "b", "lobby", "vip"});
+  // Leaving its channel keeps the chat's client.to(channel): b still gets a's messages.
+  CHECK(c.leave(a, "lobby"));
+  b.got.clear();
+  c.on_event(a, "message", "1");
+  CHECK(b.got == std::vector<std::string>{R"(42["chat",1])"});
+  c.on_disconnect(a);
+  all = c.all_rooms();
+  std::sort(all.begin(), all.end());
+  CHECK(all == std::vector<std::string>{"b", "lobby"});
+}
+
+TEST_CASE("chat: a client's ACK goes to the ack sink, a leaving socket to the leave sink") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby");
+  std::vector<std::string> seen;
+  c.ack_sink = [&](member& m, int64_t id, std::string_view args, std::vector<std::string> parts) {
+    seen.push_back(std::string(m.id()) + " " + std::to_string(id) + " " + std::string(args) + " " +
+                   std::to_string(parts.size()));
+  };
+  c.leave_sink = [&](member& m) { seen.push_back(std::string("leave ") + std::string(m.id())); };
+  c.on_connect(a);
+  c.on_ack(a, 3, "[true]", {});
+  c.on_disconnect(a);
+  CHECK(seen == std::vector<std::string>{"a 3 [true] 0", "leave a"});
 }
