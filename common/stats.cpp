@@ -8,6 +8,9 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 #include <cstring>
 #include <new>
 
@@ -20,6 +23,12 @@ stats_segment* stats_segment::create() {
     log::error("stats: mmap of {} bytes failed: {}", sizeof(stats_segment), strerror(errno));
     return nullptr;
   }
+#if defined(__SANITIZE_ADDRESS__)
+  // The kernel may hand back pages ASan's own allocator used and unmapped, their shadow still
+  // marked as ASan-internal: every read of the segment would then be reported. The pages are
+  // ours now.
+  ASAN_UNPOISON_MEMORY_REGION(p, sizeof(stats_segment));
+#endif
   return new (p) stats_segment();
 }
 

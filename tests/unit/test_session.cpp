@@ -72,6 +72,26 @@ struct fake_get final : held_get {
   }
 };
 
+// A WebSocket connection as the session sees it: frames it was given, whether it was closed.
+struct fake_ws final : transport {
+  std::vector<std::string> sent;  // payloads of the text frames
+  bool closed = false;
+  bool released = false;
+  uint16_t close_code = 0;
+  bool send(const shared_bytes& frame) override {
+    if (closed) return false;
+    auto v = view_frame(*frame);
+    REQUIRE(v.has_value());
+    sent.emplace_back(v->payload);
+    return true;
+  }
+  void close(uint16_t code, std::string_view) override {
+    closed = true;
+    close_code = code;
+  }
+  void release() override { released = true; }
+};
+
 struct fixture {
   uv_loop_t loop{};
   config cfg;
@@ -99,6 +119,9 @@ struct fixture {
 
   // One GET per session, alive as long as the fixture (a session may answer it when it ends).
   std::map<const session*, std::unique_ptr<fake_get>> gets;
+  // WebSocket transports outlive the sessions: the registry ends live sessions when it goes.
+  std::vector<std::unique_ptr<fake_ws>> sockets;
+  fake_ws& new_ws() { return *sockets.emplace_back(std::make_unique<fake_ws>()); }
   std::vector<std::string> drain(session& s);
   // A polling session whose open packet was taken, optionally CONNECTed on "/", and whose next
   // GET is held (nothing pending): that GET.
@@ -158,25 +181,6 @@ fake_get& fixture::held_get_of(session& s, bool connect) {
   return g;
 }
 
-// A WebSocket connection as the session sees it: frames it was given, whether it was closed.
-struct fake_ws final : transport {
-  std::vector<std::string> sent;  // payloads of the text frames
-  bool closed = false;
-  bool released = false;
-  uint16_t close_code = 0;
-  bool send(const shared_bytes& frame) override {
-    if (closed) return false;
-    auto v = view_frame(*frame);
-    REQUIRE(v.has_value());
-    sent.emplace_back(v->payload);
-    return true;
-  }
-  void close(uint16_t code, std::string_view) override {
-    closed = true;
-    close_code = code;
-  }
-  void release() override { released = true; }
-};
 
 }  // namespace
 
@@ -366,7 +370,7 @@ TEST_CASE("sessions still live when the registry goes are freed with their timer
 
 TEST_CASE("a WebSocket session sends through its transport: open, pings, the CONNECT answer") {
   fixture f;
-  fake_ws ws;
+  fake_ws& ws = f.new_ws();
   session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
   CHECK(s.current_transport() == session::transport_kind::websocket);
   REQUIRE(ws.sent.size() == 1);
@@ -390,7 +394,7 @@ TEST_CASE("a WebSocket session sends through its transport: open, pings, the CON
 
 TEST_CASE("a WebSocket session that fails closes its transport and ends when it is gone") {
   fixture f;
-  fake_ws ws;
+  fake_ws& ws = f.new_ws();
   session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
   s.on_ws_message(ws, true, "40");
   f.run_for(150);  // a ping goes out and is never answered
@@ -405,7 +409,7 @@ TEST_CASE("a WebSocket session that fails closes its transport and ends when it 
 
 TEST_CASE("a protocol error on a WebSocket session closes with 1002") {
   fixture f;
-  fake_ws ws;
+  fake_ws& ws = f.new_ws();
   session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
   s.on_ws_message(ws, true, "9");
   CHECK(ws.closed);
@@ -486,7 +490,7 @@ TEST_CASE("upgrade: probe, noop for the held GET, then everything pending moves 
   f.drain(s);
   s.on_poll_data("40");
   fake_get& g = *f.gets[&s];
-  fake_ws probe;
+  fake_ws& probe = f.new_ws();
   REQUIRE(s.begin_upgrade(probe));
   CHECK(s.current_transport() == session::transport_kind::upgrading);
   s.on_ws_message(probe, true, "2probe");
@@ -521,7 +525,7 @@ TEST_CASE("upgrade: the probe vanishing mid-upgrade leaves the session polling")
   f.drain(s);
   s.on_poll_data("40");
   f.drain(s);
-  fake_ws probe;
+  fake_ws& probe = f.new_ws();
   REQUIRE(s.begin_upgrade(probe));
   s.on_ws_message(probe, true, "2probe");
   probe.closed = true;
@@ -533,7 +537,7 @@ TEST_CASE("upgrade: the probe vanishing mid-upgrade leaves the session polling")
   s.send(make_text_frame({"42[\"chat\",1]"}));
   CHECK(f.drain(s) == std::vector<std::string>{"42[\"chat\",1]"});
   // A new probe may try again.
-  fake_ws again;
+  fake_ws& again = f.new_ws();
   CHECK(s.begin_upgrade(again));
 }
 
@@ -541,7 +545,7 @@ TEST_CASE("upgrade: the polling GET vanishing mid-upgrade ends the session and c
   fixture f;
   session& s = f.open();
   fake_get& g = f.held_get_of(s, true);
-  fake_ws probe;
+  fake_ws& probe = f.new_ws();
   REQUIRE(s.begin_upgrade(probe));
   poll_transport* p = g.held;
   g.held = nullptr;
@@ -560,9 +564,9 @@ TEST_CASE("upgrade: a probe that does not finish in upgrade_timeout is dropped")
   session& s = f.open();
   f.drain(s);
   s.on_poll_data("40");
-  fake_ws probe;
+  fake_ws& probe = f.new_ws();
   REQUIRE(s.begin_upgrade(probe));
-  fake_ws second;
+  fake_ws& second = f.new_ws();
   CHECK_FALSE(s.begin_upgrade(second));  // one probe at a time
   f.run_for(80);
   CHECK(probe.closed);
@@ -575,7 +579,7 @@ TEST_CASE("upgrade: anything but 2probe / 5 on the probe drops it, the session k
   fixture f;
   session& s = f.open();
   f.drain(s);
-  fake_ws probe;
+  fake_ws& probe = f.new_ws();
   REQUIRE(s.begin_upgrade(probe));
   s.on_ws_message(probe, true, "42[\"x\"]");
   CHECK(probe.closed);
@@ -587,7 +591,7 @@ TEST_CASE("upgrade: anything but 2probe / 5 on the probe drops it, the session k
 
 TEST_CASE("a server-side disconnect sends DISCONNECT, leaves the app; with close, closes too") {
   fixture f;
-  fake_ws ws;
+  fake_ws& ws = f.new_ws();
   session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
   s.on_ws_message(ws, true, "40");
   s.disconnect(false);
@@ -617,11 +621,11 @@ TEST_CASE("a polling session's server-side disconnect with close gives the GET 4
 
 TEST_CASE("the client's ACKs reach the application with their arguments and attachments") {
   fixture f;
-  fake_ws ws;
+  fake_ws& ws = f.new_ws();
   session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
   s.on_ws_message(ws, true, "43[\"early\"]");  // before CONNECT: an error
   CHECK(ws.closed);
-  fake_ws ws2;
+  fake_ws& ws2 = f.new_ws();
   session& t = session::create(*f.ctx, &ws2, R"({"channel":"lobby"})", "lobby", true);
   t.on_ws_message(ws2, true, "40");
   t.on_ws_message(ws2, true, "437[{\"ok\":true},2]");
@@ -636,7 +640,7 @@ TEST_CASE("the client's ACKs reach the application with their arguments and atta
 
 TEST_CASE("the handshake and the CONNECT's auth are kept for other nodes to fetch") {
   fixture f;
-  fake_ws ws;
+  fake_ws& ws = f.new_ws();
   handshake_record hs;
   hs.headers_json = R"({"host":"x"})";
   hs.address = "127.0.0.9";
