@@ -159,13 +159,13 @@ wire::remote_socket adapter_node::describe(const member& m) {
   wire::remote_socket s;
   s.id.assign(m.id());
   const handshake_record& hs = m.handshake();
-  s.hs.headers_json = hs.headers_json;
+  s.hs.headers_json.assign(hs.headers_json());
   s.hs.time = js_date_string(hs.issued_ms);
   s.hs.address = hs.address;
   s.hs.xdomain = hs.xdomain;
   s.hs.secure = hs.secure;
   s.hs.issued = hs.issued_ms;
-  if (!hs.url.empty()) s.hs.url = hs.url;
+  if (!hs.url().empty()) s.hs.url = std::string(hs.url());
   s.hs.query_json.assign(m.query_json());
   s.hs.auth_json.assign(m.auth_json());
   s.rooms = chat::rooms_of(m);

@@ -20,7 +20,7 @@ bus::bus(uv_loop_t* loop, const config& cfg, std::string uid, worker_stats* stat
              },
              std::move(cb.on_state)}),
       sub_(loop, live_.subscriber(), cfg.redis_key, uid_, stats,
-           {std::move(cb.on_broadcast), std::move(cb.on_room_ready)},
+           {std::move(cb.on_broadcast), std::move(cb.on_room_ready), std::move(cb.is_local_socket)},
            cfg.adapter_pattern_subscription),
       pub_(loop, live_.publisher(), cfg.redis_key, uid_, stats) {}
 

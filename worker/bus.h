@@ -36,6 +36,10 @@ class bus {
     // Redis confirmed the subscription of a room's channel (after subscribe_room, and again after
     // each resubscription).
     std::function<void(std::string_view room)> on_room_ready;
+    // With the pattern subscription: whether `room` names a local socket (its own room), so a
+    // broadcast to io.to(socket.id) is not dropped before decoding; socket rooms then need no
+    // subscribe_room of their own.
+    std::function<bool(std::string_view room)> is_local_socket;
   };
   // One message on a fixed channel: its channel and its payload, byte for byte as published (any
   // bytes, not only UTF-8). The views are valid during the call only. The handler must not call

@@ -216,8 +216,9 @@ void bus_subscriber::on_broadcast_message(std::string_view channel, std::string_
   if (!room) {
     return;
   }
-  if (!room->empty() && !rooms_.contains(*room)) {
-    return;  // unsubscribed while the message was in flight
+  if (!room->empty() && !rooms_.contains(*room) &&
+      !(pattern_ && cb_.is_local_socket && cb_.is_local_socket(*room))) {
+    return;  // no local member (or unsubscribed while the message was in flight)
   }
   auto b = wire::decode_broadcast(payload);
   if (!b) {

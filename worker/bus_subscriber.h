@@ -45,6 +45,7 @@ class bus_subscriber {
   struct callbacks {
     std::function<void(const wire::broadcast& b)> on_broadcast;
     std::function<void(std::string_view room)> on_room_ready;
+    std::function<bool(std::string_view room)> is_local_socket;  // see bus::callbacks
   };
 
   // `link` must outlive this object; its ready/down events are passed in through on_ready() and

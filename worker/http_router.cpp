@@ -227,8 +227,7 @@ handshake_record handshake_of(connection& c, const request& req) {
   fields.reserve(16);
   for (const auto& f : req) fields.emplace_back(f.name_string(), f.value());
   handshake_record hs;
-  hs.headers_json = node_headers_json(fields);
-  hs.url.assign(req.target());
+  hs.set(node_headers_json(fields), std::string_view(req.target()));
   hs.address = c.peer_address();
   hs.issued_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::system_clock::now().time_since_epoch())

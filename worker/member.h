@@ -22,12 +22,26 @@ struct room;
 // What a Node server's socket.handshake holds besides the query and auth, kept from the HTTP
 // request that opened the session (REMOTE_FETCH answers carry it to other nodes).
 struct handshake_record {
-  std::string headers_json = "{}";  // as Node's req.headers: lower-case names, in arrival order
-  std::string url;                  // the request target, as req.url
+  // Node's req.headers as JSON (lower-case names, in arrival order) and req.url, the request
+  // target: kept in one allocation, since every connection holds them as long as it lives.
+  void set(std::string_view headers_json, std::string_view url) {
+    text_.reserve(headers_json.size() + url.size());
+    text_.assign(headers_json).append(url);
+    url_at_ = static_cast<uint32_t>(headers_json.size());
+  }
+  std::string_view headers_json() const {
+    return text_.empty() ? std::string_view("{}") : std::string_view(text_).substr(0, url_at_);
+  }
+  std::string_view url() const { return std::string_view(text_).substr(url_at_); }
+
   std::string address;              // the peer's IP, as req.socket.remoteAddress
   uint64_t issued_ms = 0;           // ms since the epoch
   bool xdomain = false;             // an Origin header was sent
   bool secure = false;              // TLS (chatd serves plain TCP; a proxy terminates TLS)
+
+ private:
+  std::string text_;
+  uint32_t url_at_ = 0;
 };
 
 class member {

@@ -55,8 +55,11 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
     if (!up) chat_->release_pending();  // nothing to wait for while Redis is away
   };
   cb.on_room_ready = [this](std::string_view room) { chat_->on_room_ready(room); };
+  cb.is_local_socket = [this](std::string_view room) { return chat_->find(room) != nullptr; };
   bus_ = std::make_unique<bus>(loop_, cfg_, uid, &stats_, std::move(cb));
-  chat_ = std::make_unique<chat>(stats_, bus_.get(), cfg_.adapter_socket_rooms);
+  // With the pattern subscription a socket's own room needs no SUBSCRIBE (is_local_socket).
+  chat_ = std::make_unique<chat>(stats_, bus_.get(),
+                                 cfg_.adapter_socket_rooms && !cfg_.adapter_pattern_subscription);
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
   adapter_->start();
   session_ctx_.emplace(session_context{loop_, cfg_, slot_, stats_, timers_, ping_frame_, *chat_,

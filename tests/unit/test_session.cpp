@@ -642,14 +642,15 @@ TEST_CASE("the handshake and the CONNECT's auth are kept for other nodes to fetc
   fixture f;
   fake_ws& ws = f.new_ws();
   handshake_record hs;
-  hs.headers_json = R"({"host":"x"})";
+  hs.set(R"({"host":"x"})", "/socket.io/?EIO=4&transport=websocket");
   hs.address = "127.0.0.9";
   hs.issued_ms = 1700000000000;
   session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true, hs);
   CHECK(s.auth_json() == "{}");
   s.on_ws_message(ws, true, "40{\"token\":\"abc\"}");
   CHECK(s.auth_json() == "{\"token\":\"abc\"}");
-  CHECK(s.handshake().headers_json == R"({"host":"x"})");
+  CHECK(s.handshake().headers_json() == R"({"host":"x"})");
+  CHECK(s.handshake().url() == "/socket.io/?EIO=4&transport=websocket");
   CHECK(s.handshake().address == "127.0.0.9");
   CHECK(s.handshake().issued_ms == 1700000000000);
 }
