@@ -177,6 +177,30 @@ constexpr numeric_key k_numeric_keys[] = {
   {"limits.max_header_size", value_form::size, k_kib, k_mib,
    [](const config& c) -> int64_t { return c.max_header_size; },
    [](config& c, int64_t v) { c.max_header_size = static_cast<uint32_t>(v); }},
+  {"limits.handshake_timeout", value_form::duration, 50, k_hour,
+   [](const config& c) -> int64_t { return c.handshake_timeout_ms; },
+   [](config& c, int64_t v) { c.handshake_timeout_ms = static_cast<uint32_t>(v); }},
+  {"limits.max_connections_per_ip", value_form::integer, 0, 10000000,
+   [](const config& c) -> int64_t { return c.max_connections_per_ip; },
+   [](config& c, int64_t v) { c.max_connections_per_ip = static_cast<uint32_t>(v); }},
+  {"limits.message_rate", value_form::integer, 0, 1000000,
+   [](const config& c) -> int64_t { return c.message_rate; },
+   [](config& c, int64_t v) { c.message_rate = static_cast<uint32_t>(v); }},
+  {"limits.message_burst", value_form::integer, 1, 1000000,
+   [](const config& c) -> int64_t { return c.message_burst; },
+   [](config& c, int64_t v) { c.message_burst = static_cast<uint32_t>(v); }},
+  {"limits.rooms_per_ip_per_minute", value_form::integer, 0, 1000000,
+   [](const config& c) -> int64_t { return c.rooms_per_ip_per_minute; },
+   [](config& c, int64_t v) { c.rooms_per_ip_per_minute = static_cast<uint32_t>(v); }},
+  {"limits.rooms_per_ip", value_form::integer, 0, 10000000,
+   [](const config& c) -> int64_t { return c.rooms_per_ip; },
+   [](config& c, int64_t v) { c.rooms_per_ip = static_cast<uint32_t>(v); }},
+  {"limits.max_channel_length", value_form::integer, 1, 65536,
+   [](const config& c) -> int64_t { return c.max_channel_length; },
+   [](config& c, int64_t v) { c.max_channel_length = static_cast<uint32_t>(v); }},
+  {"limits.max_user_id_length", value_form::integer, 1, 65536,
+   [](const config& c) -> int64_t { return c.max_user_id_length; },
+   [](config& c, int64_t v) { c.max_user_id_length = static_cast<uint32_t>(v); }},
   {"adapter.requests_timeout", value_form::duration, 10, k_minute,
    [](const config& c) -> int64_t { return c.adapter_requests_timeout_ms; },
    [](config& c, int64_t v) { c.adapter_requests_timeout_ms = static_cast<uint32_t>(v); }},
@@ -191,7 +215,7 @@ constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redi
                                             "engineio.allowed_origins", "log.level",
                                             "adapter.serve_requests", "adapter.socket_rooms",
                                             "adapter.specific_response_channel",
-                                            "adapter.subscription"};
+                                            "adapter.subscription", "limits.message_rate_action"};
 
 constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "adapter",
                                            "log"};
@@ -205,6 +229,16 @@ std::optional<std::string> check_bool(std::string_view path, std::string_view te
   } else {
     return fmt::format("{}: expected true or false, got '{}'", path, text);
   }
+  return std::nullopt;
+}
+
+// One of two words: `out` is whether it is the first.
+std::optional<std::string> check_choice(std::string_view path, std::string_view text,
+                                        std::string_view first, std::string_view second, bool& out) {
+  if (text != first && text != second) {
+    return fmt::format("{}: expected {} or {}, got '{}'", path, first, second, text);
+  }
+  out = text == first;
   return std::nullopt;
 }
 
@@ -513,13 +547,11 @@ class loader {
     } else if (path == "adapter.socket_rooms") {
       reason = check_bool(path, text, cfg_.adapter_socket_rooms);
     } else if (path == "adapter.subscription") {
-      if (text == "pattern" || text == "rooms") {
-        cfg_.adapter_pattern_subscription = text == "pattern";
-      } else {
-        reason = fmt::format("{}: expected pattern or rooms, got '{}'", path, text);
-      }
+      reason = check_choice(path, text, "pattern", "rooms", cfg_.adapter_pattern_subscription);
     } else if (path == "adapter.specific_response_channel") {
       reason = check_bool(path, text, cfg_.adapter_specific_response_channel);
+    } else if (path == "limits.message_rate_action") {
+      reason = check_choice(path, text, "disconnect", "drop", cfg_.message_rate_disconnect);
     }
     if (reason) return error_at(mark, std::move(*reason));
     return std::nullopt;

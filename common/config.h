@@ -37,6 +37,15 @@ struct config {
   uint32_t max_connections = 100000;           // whole daemon, split evenly over the workers
   uint32_t max_backpressure = 1048576;         // bytes queued to one client before it is dropped
   uint32_t max_header_size = 8192;             // HTTP request head
+  uint32_t handshake_timeout_ms = 5000;        // for each HTTP request head (slowloris)
+  uint32_t max_connections_per_ip = 1000;      // per worker; 0: no limit
+  uint32_t message_rate = 100;                 // events per second per socket; 0: no limit
+  uint32_t message_burst = 300;                // events at once above the rate
+  bool message_rate_disconnect = false;        // message_rate_action: drop (false) or disconnect
+  uint32_t rooms_per_ip_per_minute = 600;      // rooms new to the worker; 0: no limit
+  uint32_t rooms_per_ip = 1000;                // open at once, per worker; 0: no limit
+  uint32_t max_channel_length = 128;           // characters
+  uint32_t max_user_id_length = 128;           // characters
   // adapter: chatd as a node of @socket.io/redis-adapter's request channel.
   bool adapter_serve_requests = true;          // answer fetchSockets(), allRooms(), socketsJoin()...
   bool adapter_socket_rooms = true;

@@ -37,6 +37,13 @@ struct worker_stats {
   std::atomic<uint64_t> adapter_server_side_emit_total{0};  // serverSideEmit() events received
   std::atomic<uint64_t> adapter_requests_sent_total{0};     // chatd's own requests
   std::atomic<uint64_t> adapter_request_timeouts_total{0};  // ... that some node left unanswered
+  // Abuse limits (limits: in the config; engineio.allowed_origins for WebSockets).
+  std::atomic<uint64_t> limit_rate_dropped_total{0};           // events over message_rate
+  std::atomic<uint64_t> limit_rooms_refused_total{0};          // CONNECTs over rooms_per_ip*
+  std::atomic<uint64_t> limit_bad_names_total{0};              // CONNECTs with a bad channel/userId
+  std::atomic<uint64_t> limit_handshake_timeouts_total{0};     // no request head in time
+  std::atomic<uint64_t> limit_ip_connections_refused_total{0}; // over max_connections_per_ip
+  std::atomic<uint64_t> origin_refused_total{0};               // WebSockets from another origin
 };
 
 class stats_segment {

@@ -4,7 +4,9 @@
 #include "worker/chat.h"
 
 #include "common/log.h"
+#include "common/name_check.h"
 #include "common/socketio.h"
+#include "common/url_query.h"
 #include "worker/bus.h"
 
 #include <algorithm>
@@ -15,11 +17,34 @@ chat::chat(worker_stats& stats, bus* b, bool socket_rooms)
     : stats_(stats), bus_(b), socket_rooms_(socket_rooms && b != nullptr) {
   if (bus_ != nullptr) {
     rooms_.on_first_member = [this](std::string_view room) { bus_->subscribe_room(room); };
-    rooms_.on_last_member = [this](std::string_view room) { bus_->unsubscribe_room(room); };
   }
+  rooms_.on_last_member = [this](std::string_view room) {
+    if (bus_ != nullptr) bus_->unsubscribe_room(room);
+    if (limits_.per_ip != nullptr) limits_.per_ip->room_closed(room, limits_.now());
+  };
+}
+
+std::string chat::refusal(member& m) {
+  const std::string* user_id = nullptr;
+  url_query q;
+  if (limits_.max_user_id_length > 0) {
+    q = parse_url_query(split_target(m.handshake().url()).second);
+    user_id = q.get("userId");
+  }
+  std::optional<std::string> bad = check_name("channel", m.channel(), limits_.max_channel_length);
+  if (!bad && user_id != nullptr) bad = check_name("userId", *user_id, limits_.max_user_id_length);
+  if (bad) {
+    stats_.limit_bad_names_total.fetch_add(1, std::memory_order_relaxed);
+    return std::move(*bad);
+  }
+  if (limits_.per_ip == nullptr || rooms_.find(m.channel()) != nullptr) return {};
+  std::string why = limits_.per_ip->open_room(m.handshake().address, m.channel(), limits_.now());
+  if (!why.empty()) stats_.limit_rooms_refused_total.fetch_add(1, std::memory_order_relaxed);
+  return why;
 }
 
 void chat::on_connect(member& s) {
+  if (std::string why = refusal(s); !why.empty()) return s.refuse_connect(why);
   by_sid_.emplace(s.id(), &s);
   stats_.sessions.fetch_add(1, std::memory_order_relaxed);
   rooms_.join(s, s.channel());

@@ -9,6 +9,7 @@
 
 #include "common/string_hash.h"
 #include "common/bus_wire.h"
+#include "common/ip_limits.h"
 #include "common/stats.h"
 #include "worker/app.h"
 #include "worker/frame.h"
@@ -54,6 +55,17 @@ class chat final : public app {
   void on_ack(member& m, int64_t ack_id, std::string_view args_json,
               std::vector<std::string> attachments) override;
 
+  // What a CONNECT must pass before it joins (limits: in the config): its channel and userId
+  // (common/name_check.h), and, for a room new to this worker, its address's room quota
+  // (common/ip_limits.h; `now` is the loop clock). Without a call, no limits.
+  struct connect_limits {
+    uint32_t max_channel_length = 0;  // 0: no limit
+    uint32_t max_user_id_length = 0;
+    ip_limits* per_ip = nullptr;
+    std::function<uint64_t()> now;
+  };
+  void set_connect_limits(connect_limits l) { limits_ = std::move(l); }
+
   size_t sessions() const { return by_sid_.size(); }
   rooms& room_registry() { return rooms_; }
 
@@ -89,6 +101,8 @@ class chat final : public app {
   // Queues a packet's frames on one member; false when the member refused the first.
   static bool send_all(member& m, const std::vector<shared_bytes>& frames);
   void finish_connect(member& m);
+  // Why m's CONNECT is refused (counted), or an empty string.
+  std::string refusal(member& m);
 
   worker_stats& stats_;
   bus* bus_;
@@ -97,6 +111,7 @@ class chat final : public app {
   // Keys view the session's own id storage (alive while registered).
   std::unordered_map<std::string_view, member*, string_hash, std::equal_to<>> by_sid_;
   uint64_t mark_ = 0;
+  connect_limits limits_;
   // Sessions whose CONNECT answer waits for their room's subscription, by room.
   std::unordered_map<std::string, std::vector<member*>, string_hash, std::equal_to<>> pending_;
 };

@@ -10,6 +10,8 @@
 #include "worker/server.h"
 #include "worker/session.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 
 namespace chatd {
@@ -60,13 +62,41 @@ bool connection::start() {
     log::warn("read_start failed: {}", uv_strerror(r));
     return false;
   }
+  arm_head_deadline();
   return true;
 }
 
-void connection::refuse() {
-  send(make_bytes(http_response(503, "text/plain", "Service Unavailable: connection limit reached",
+void connection::refuse(std::string_view why) {
+  send(make_bytes(http_response(503, "text/plain", fmt::format("Service Unavailable: {}", why),
                                 false, "Retry-After: 1\r\n")));
   close_after_flush();
+}
+
+void connection::arm_head_deadline() {
+  if (phase_ != phase::http) return;
+  srv_.connection_timers().schedule(*this, uv_now(srv_.loop()) + srv_.cfg().handshake_timeout_ms);
+}
+
+void connection::disarm_head_deadline() {
+  if (timer_node::scheduled()) srv_.connection_timers().cancel(*this);
+}
+
+void connection::head_timer_fired(timer_node& node, void*) noexcept {
+  static_cast<connection&>(node).on_head_timeout();
+}
+
+void connection::on_head_timeout() {
+  if (phase_ != phase::http) return;
+  if (served_ && (!http_ || http_->idle()) && poll_ == nullptr && !deferred_) {
+    // A keep-alive connection idle between requests: closed quietly, as Node's keepAliveTimeout.
+    close_after_flush();
+    return;
+  }
+  if (poll_ != nullptr || deferred_ || handover_slot_ >= 0) return;  // a request is in
+  srv_.stats().limit_handshake_timeouts_total.fetch_add(1, std::memory_order_relaxed);
+  log::debug("closing a connection: no complete request head within {} ms",
+             srv_.cfg().handshake_timeout_ms);
+  respond(408, "text/plain", http_reason(408), false);
 }
 
 bool connection::idle_http() const {
@@ -324,6 +354,7 @@ void connection::abort(std::string_view why) {
 
 void connection::close_now() {
   if (phase_ == phase::closed) return;
+  disarm_head_deadline();
   if (session_ != nullptr) {
     session* s = session_;
     session_ = nullptr;

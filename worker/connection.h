@@ -19,6 +19,7 @@
 #include "common/ws_codec.h"
 #include "worker/frame.h"
 #include "worker/poll_transport.h"
+#include "worker/timer_wheel.h"
 #include "worker/transport.h"
 
 #include <uv.h>
@@ -45,7 +46,8 @@ struct deferred_reply {
   void respond(int status, std::string_view type, std::string_view body, std::string_view extra = {});
 };
 
-class connection final : public transport, public held_get, private ws::frame_handler {
+class connection final : public transport, public held_get, private ws::frame_handler,
+                         private timer_node {
  public:
   // A connection with an initialised TCP handle, or nullptr (logged) when libuv refused one.
   static connection* create(server& srv, uv_loop_t* loop);
@@ -61,8 +63,15 @@ class connection final : public transport, public held_get, private ws::frame_ha
 
   // Starts reading (after uv_accept, or after adopting a handed-over descriptor).
   bool start();
-  // Over the connection limit: answers 503 and closes (after the client's request is drained).
-  void refuse();
+  // Over a connection limit: answers 503 with `why` and closes (after the client's request is
+  // drained).
+  void refuse(std::string_view why = "connection limit reached");
+  // The source address this connection is counted under (per-IP limits), empty if none.
+  void count_under(std::string ip) { counted_ip_ = std::move(ip); }
+  const std::string& counted_ip() const { return counted_ip_; }
+  // limits.handshake_timeout: the server's connection timer wheel calls this for a connection
+  // still waiting for a request head.
+  static void head_timer_fired(timer_node& node, void* ctx) noexcept;
   // A handed-over connection: the bytes the previous worker had read, parsed as if read here.
   void feed(std::string bytes);
   // held_get: the polling transport whose GET this connection holds has something, or answers.
@@ -135,6 +144,11 @@ class connection final : public transport, public held_get, private ws::frame_ha
   void close_after_flush();
   void begin_linger();
   void do_handover();
+  // The head deadline: armed while waiting for a request head (accepted, or idle after an
+  // answer on a keep-alive connection), off once the head is in.
+  void arm_head_deadline();
+  void disarm_head_deadline();
+  void on_head_timeout();
 
   // frame_handler
   bool on_message(ws::opcode op, std::string_view payload) override;
@@ -164,6 +178,8 @@ class connection final : public transport, public held_get, private ws::frame_ha
   std::string poll_headers_;    // the held GET's extra response headers (CORS, no-store)
   int handover_slot_ = -1;      // a request to hand over once the output queue has drained
   bool resume_http_ = false;    // requests were left buffered behind a held GET
+  bool served_ = false;         // a request head has been routed on this connection
+  std::string counted_ip_;      // see count_under()
   std::vector<out_chunk> out_;
   size_t out_head_ = 0;
   size_t queued_bytes_ = 0;

@@ -53,6 +53,8 @@ void connection::drain_http() {
     }
     if ((!ec || ec == http::error::need_more) && !st.routed && st.parser->is_header_done()) {
       st.routed = true;
+      served_ = true;
+      disarm_head_deadline();
       if (std::optional<unsigned> slot = foreign_slot(srv_, st.parser->get())) {
         handover_slot_ = static_cast<int>(*slot);
         uv_read_stop(stream());
@@ -106,7 +108,8 @@ void connection::do_handover() {
 void connection::respond(int status, std::string_view type, std::string_view body, bool keep_alive,
                          std::string_view extra) {
   send(make_bytes(http_response(status, type, body, keep_alive, extra)));
-  if (!keep_alive) close_after_flush();
+  if (!keep_alive) return close_after_flush();
+  arm_head_deadline();  // the next request's head, in time
 }
 
 void connection::answer_poll(std::string_view payload) {
@@ -117,12 +120,14 @@ void connection::answer_poll(std::string_view payload) {
   poll_headers_.clear();
   if (!poll_keep_alive_) {
     close_after_flush();
-  } else if (http_ && !http_->buf.empty()) {
-    resume_http_ = true;
+    return;
   }
+  arm_head_deadline();
+  if (http_ && !http_->buf.empty()) resume_http_ = true;
 }
 
 void connection::accept_websocket() {
+  disarm_head_deadline();  // engineio.connect_timeout takes over
   phase_ = phase::websocket;
   ws_ = std::make_unique<ws::frame_parser>(srv_.cfg().max_payload);
 }

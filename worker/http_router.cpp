@@ -60,6 +60,22 @@ std::optional<unsigned> foreign_slot(server& srv, const request& req) {
 
 namespace {
 
+bool origin_listed(const config& cfg, std::string_view origin) {
+  for (const std::string& o : cfg.allowed_origins) {
+    if (o == "*" || o == origin) return true;
+  }
+  return false;
+}
+
+// A WebSocket handshake is refused when its Origin is not listed (cross-site WebSocket
+// hijacking: browsers apply no CORS to WebSockets). No list: every origin; no Origin header (a
+// non-browser client): allowed.
+bool websocket_origin_allowed(const config& cfg, const request& req) {
+  if (cfg.allowed_origins.empty()) return true;
+  auto it = req.find(http::field::origin);
+  return it == req.end() || origin_listed(cfg, it->value());
+}
+
 // CORS (as the npm `cors` middleware engine.io uses, for the configured origins) and
 // no-store, for every Engine.IO answer.
 std::string eio_headers(const config& cfg, const request& req) {
@@ -68,11 +84,7 @@ std::string eio_headers(const config& cfg, const request& req) {
   auto it = req.find(http::field::origin);
   if (it == req.end()) return out;
   std::string_view origin = it->value();
-  bool allowed = false;
-  for (const std::string& o : cfg.allowed_origins) {
-    if (o == "*" || o == origin) allowed = true;
-  }
-  if (!allowed) return out;
+  if (!origin_listed(cfg, origin)) return out;
   out += fmt::format("Access-Control-Allow-Origin: {}\r\nAccess-Control-Allow-Credentials: true\r\n"
                      "Vary: Origin\r\n", origin);
   return out;
@@ -181,6 +193,12 @@ void engineio(connection& c, request& req, std::string_view query_text) {
     return eio_error(c, eio::error_code::transport_unknown, upgrade, keep_alive, extra);
   }
   bool ws = *transport == "websocket";
+  if (ws && !websocket_origin_allowed(cfg, req)) {
+    // As engine.io's allowRequest refusal (its order: transport, origin, sid): 403, code 4.
+    c.owner().stats().origin_refused_total.fetch_add(1, std::memory_order_relaxed);
+    return c.respond(eio::error_http_status(eio::error_code::forbidden), "application/json",
+                     eio::error_body(eio::error_code::forbidden), false, extra);
+  }
   if (const std::string* sid = q.get("sid")) {
     session* s = c.owner().find_session(*sid);
     if (s == nullptr) return eio_error(c, eio::error_code::session_id_unknown, upgrade, keep_alive, extra);

@@ -61,6 +61,9 @@ class member {
   virtual bool send(const shared_bytes& frame) = 0;
   // Answers the client's CONNECT (`40{"sid":…}`): the socket counts as connected from then on.
   virtual void accept_connect() = 0;
+  // Refuses the client's CONNECT (`44{"message":…}`) from inside on_connect: the application
+  // holds no reference to the member afterwards (no on_disconnect follows).
+  virtual void refuse_connect(std::string_view message) = 0;
   virtual const handshake_record& handshake() const = 0;
   // The CONNECT packet's payload (socket.handshake.auth) as JSON; "{}" when it had none.
   virtual std::string_view auth_json() const = 0;

@@ -32,6 +32,9 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
       segment_(segment),
       stats_(stats),
       timers_(loop, k_timer_tick_ms, &session::timer_fired, nullptr),
+      conn_timers_(loop, k_conn_timer_tick_ms, &connection::head_timer_fired, nullptr),
+      ip_limits_(ip_limit_settings{cfg.max_connections_per_ip, cfg.rooms_per_ip_per_minute,
+                                   cfg.rooms_per_ip}),
       read_buf_(k_read_buffer + k_read_padding) {
   int workers = std::max(1, cfg_.worker_count());
   max_connections_ = std::max<size_t>(1, cfg_.max_connections / static_cast<size_t>(workers));
@@ -60,6 +63,8 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   // With the pattern subscription a socket's own room needs no SUBSCRIBE (is_local_socket).
   chat_ = std::make_unique<chat>(stats_, bus_.get(),
                                  cfg_.adapter_socket_rooms && !cfg_.adapter_pattern_subscription);
+  chat_->set_connect_limits(chat::connect_limits{cfg_.max_channel_length, cfg_.max_user_id_length,
+                                                 &ip_limits_, [this] { return uv_now(loop_); }});
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
   adapter_->start();
   session_ctx_.emplace(session_context{loop_, cfg_, slot_, stats_, timers_, ping_frame_, *chat_,
@@ -105,6 +110,15 @@ void server::on_connection(uv_stream_t* listener, int status) noexcept {
     c->refuse();
     return;
   }
+  std::string ip = c->peer_address();
+  if (!srv->ip_limits_.connection_opened(ip)) {
+    srv->stats_.limit_ip_connections_refused_total.fetch_add(1, std::memory_order_relaxed);
+    log::debug("refusing a connection from {}: limit {} per address", ip,
+               srv->cfg_.max_connections_per_ip);
+    c->refuse("too many connections from this address");
+    return;
+  }
+  c->count_under(std::move(ip));
   srv->stats_.accepted_total.fetch_add(1, std::memory_order_relaxed);
   if (!c->start()) c->abort("read_start failed");
 }
@@ -141,6 +155,9 @@ void server::adopt(int fd, std::string bytes) {
   }
   // A handed-over request belongs to a session this worker already serves: never refused.
   admit(c);
+  std::string ip = c->peer_address();
+  ip_limits_.connection_opened(ip, /*enforce=*/false);
+  c->count_under(std::move(ip));
   if (!c->start()) {
     c->abort("read_start failed");
     return;
@@ -233,6 +250,7 @@ void server::connection_closed(connection& c) {
   if (head_ == &c) head_ = c.next;
   --connection_count_;
   stats_.connections.store(connection_count_, std::memory_order_relaxed);
+  if (!c.counted_ip().empty()) ip_limits_.connection_closed(c.counted_ip());
   // A connection freed while still listed would dangle. (Never on the closing list here: it was
   // taken off by the sweep that closed it.)
   if (c.dirty) dirty_.erase(&c);
@@ -316,6 +334,7 @@ void server::maybe_finish() {
     uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&more_), nullptr);
     timers_.close();
+    conn_timers_.close();
     bus_->stop();
   }
 }

@@ -4,6 +4,7 @@
 // the worker's lifecycle (accepting, retiring, stopping).
 
 #include "common/config.h"
+#include "common/ip_limits.h"
 #include "common/stats.h"
 #include "worker/adapter_node.h"
 #include "worker/bus.h"
@@ -57,6 +58,8 @@ class server {
   adapter_node& adapter() { return *adapter_; }
   std::pair<char*, size_t> read_buffer() { return {read_buf_.data(), read_buf_.size() - k_read_padding}; }
   void mark_dirty(connection& c);
+  // Connections' request-head deadlines (limits.handshake_timeout).
+  timer_wheel& connection_timers() { return conn_timers_; }
   // Engine.IO sessions of this worker by sid (WebSocket and polling).
   session* find_session(std::string_view eio_sid) { return sessions_.find(eio_sid); }
   // What a session sees of this worker (session::create takes it).
@@ -114,6 +117,11 @@ class server {
   // Every session's heartbeat; ticks of k_timer_tick_ms (a timer fires at most a tick late).
   static constexpr uint64_t k_timer_tick_ms = 10;
   timer_wheel timers_;
+  // Request-head deadlines of connections speaking HTTP; coarse ticks (seconds-long timeouts).
+  static constexpr uint64_t k_conn_timer_tick_ms = 100;
+  timer_wheel conn_timers_;
+  // Per-address connection and room counts of this worker (limits: in the config).
+  ip_limits ip_limits_;
   std::vector<char> read_buf_;
   shared_bytes ping_frame_;
   std::unique_ptr<bus> bus_;

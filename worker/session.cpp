@@ -360,10 +360,37 @@ void session::on_connect_packet(std::string_view nsp, std::string_view auth) {
 void session::accept_connect() { send(make_text_frame({sio::connect_reply_head, sio_sid(), sio::connect_reply_tail})); }
 
 void session::on_event(std::string_view data, int64_t ack_id) {
+  if (!within_message_rate()) return;
   std::optional<sio::event_args> ev = sio::split_event(data);
   if (!ev) return fail(ws::close_code::protocol_error, "malformed EVENT");
   ctx_.application.on_event(*this, ev->name, ev->first_arg);
   if (ack_id >= 0 && ev->name == "message") send(make_text_frame({sio::encode_empty_ack(ack_id)}));
+}
+
+void session::refuse_connect(std::string_view message) {
+  send(make_text_frame({sio::encode_connect_error("/", message)}));
+  has_sio_sid_ = false;
+  in_app_ = false;
+  set_state(state::handshaking);
+}
+
+bool session::within_message_rate() {
+  const config& cfg = ctx_.cfg;
+  if (message_rate_.take(uv_now(ctx_.loop), cfg.message_rate, cfg.message_burst)) {
+    rate_told_ = false;
+    return true;
+  }
+  ctx_.stats.limit_rate_dropped_total.fetch_add(1, std::memory_order_relaxed);
+  if (!rate_told_ || cfg.message_rate_disconnect) {
+    rate_told_ = true;
+    send(make_text_frame({sio::event_head("error"),
+                          fmt::format(R"({{"message":"rate limited","limit":{},"burst":{},"action":"{}"}})",
+                                      cfg.message_rate, cfg.message_burst,
+                                      cfg.message_rate_disconnect ? "disconnect" : "drop"),
+                          sio::event_tail}));
+  }
+  if (cfg.message_rate_disconnect) disconnect(true);
+  return false;
 }
 
 void session::on_binary(std::string_view data) {
@@ -384,7 +411,7 @@ void session::finish_binary() {
   if (p && b->type == sio::packet_type::binary_ack) {
     return ctx_.application.on_ack(*this, p->ack_id, p->data, std::move(b->parts));
   }
-  if (p) {
+  if (p && within_message_rate()) {
     std::optional<sio::event_args> ev = sio::split_event(p->data);
     if (ev) {
       ctx_.application.on_binary_event(*this, ev->name, ev->first_arg, std::move(b->parts));

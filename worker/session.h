@@ -28,6 +28,7 @@
 // The application on "/" sees a session only as a member (worker/member.h).
 
 #include "common/socketio.h"
+#include "common/token_bucket.h"
 #include "worker/frame.h"
 #include "worker/member.h"
 #include "worker/poll_transport.h"
@@ -102,6 +103,8 @@ class session final : public member, private timer_node {
   bool send(const shared_bytes& frame) override;
   // Sends `40{"sid":…}`, the answer to the client's CONNECT.
   void accept_connect() override;
+  // Sends `44{"message":…}` and goes back to handshaking (a CONNECT may follow).
+  void refuse_connect(std::string_view message) override;
   const handshake_record& handshake() const override { return hs_; }
   std::string_view auth_json() const override {
     return auth_json_.empty() ? std::string_view("{}") : std::string_view(auth_json_);
@@ -121,6 +124,9 @@ class session final : public member, private timer_node {
   // The socket leaves "/" (either side's DISCONNECT): back to handshaking, CONNECT may follow.
   void leave_namespace();
   void on_event(std::string_view data, int64_t ack_id);
+  // limits.message_rate: whether this EVENT may go to the application; over the rate it is
+  // dropped (the client told once per burst) or the client disconnected.
+  bool within_message_rate();
   void finish_binary();
   void fail(uint16_t ws_code, std::string_view why);
   void finish_upgrade();
@@ -159,6 +165,8 @@ class session final : public member, private timer_node {
   // The upgrade: the WebSocket probing (it answered "2probe" once poll_ answers GETs at once).
   transport* probe_ = nullptr;
   bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
+  bool rate_told_ = false;  // the client got the "rate limited" error since its last accepted event
+  token_bucket message_rate_;
   // A BINARY_EVENT waiting for its attachments; allocated only while one is in progress.
   struct binary_state {
     sio::packet_type type = sio::packet_type::binary_event;

@@ -51,7 +51,8 @@ function runBench(s, args, { timeout = 60_000 } = {}) {
 async function world(t) {
   const s = scope(t);
   const redis = await s.redis();
-  const server = await s.server({ workers: 2, redisUrl: redis.url });
+  // As bench/compare: the generator's ack-driven senders outrun limits.message_rate.
+  const server = await s.server({ workers: 2, redisUrl: redis.url, config: { limits: { message_rate: 0 } } });
   return { s, server, url: `127.0.0.1:${server.port}` };
 }
 

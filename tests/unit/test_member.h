@@ -25,6 +25,8 @@ struct test_member final : member {
     return true;
   }
   void accept_connect() override { connected = true; }
+  std::string refused;  // the CONNECT_ERROR message, if refused
+  void refuse_connect(std::string_view message) override { refused.assign(message); }
   handshake_record hs;
   const handshake_record& handshake() const override { return hs; }
   std::string_view auth_json() const override { return "{}"; }

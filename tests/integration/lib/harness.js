@@ -73,7 +73,8 @@
  * Raw wire access (exact bytes, malformed frames, a client that never pongs): see ./rawws.js.
  *
  * HTTP
- *   httpRequest(port, {method, path, headers, body, timeout}) -> {status, headers, body}
+ *   httpRequest(port, {method, path, headers, body, timeout, localAddress}) -> {status, headers, body}
+ *       (localAddress: a 127.0.0.x source address, for per-IP limits)
  *   getMetrics(port) -> {status, text, samples: [{name, labels, value}]}
  */
 
@@ -497,9 +498,9 @@ async function startRedis({ port, readyTimeout = 10000 } = {}) {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-function httpRequest(port, { method = 'GET', path: reqPath = '/', headers = {}, body, timeout = 5000, host = '127.0.0.1', agent = false } = {}) {
+function httpRequest(port, { method = 'GET', path: reqPath = '/', headers = {}, body, timeout = 5000, host = '127.0.0.1', agent = false, localAddress } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, method, path: reqPath, headers, agent }, (res) => {
+    const req = http.request({ host, port, method, path: reqPath, headers, agent, localAddress }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));

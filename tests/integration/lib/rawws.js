@@ -5,7 +5,7 @@
  * byte-for-byte text of a delivered `chat` packet. socket.io-client cannot do any of that.
  *
  * API
- *   rawHttp(port, requestText, {timeout}) -> Promise<{status, headers, body, raw}>  sends bytes as
+ *   rawHttp(port, requestText, {timeout, localAddress}) -> Promise<{status, headers, body, raw}>  sends bytes as
  *       they are and reads until the server closes (or the response is complete by
  *       Content-Length, or the timeout: then whatever arrived); status null if nothing parsed
  *   upgradeRequest(path, {key, headers}) -> string   an RFC 6455 upgrade request
@@ -52,9 +52,9 @@ function parseHead(text) {
   return { status: m ? Number(m[1]) : null, statusLine, headers };
 }
 
-function rawHttp(port, requestText, { timeout = 3000, host = '127.0.0.1' } = {}) {
+function rawHttp(port, requestText, { timeout = 3000, host = '127.0.0.1', localAddress } = {}) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host });
+    const sock = net.connect({ port, host, localAddress });
     let buf = Buffer.alloc(0);
     let settled = false;
     const finish = () => {
