@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <exception>
 #include <optional>
+#include <sstream>
 #include <set>
 #include <string_view>
 
@@ -434,23 +436,60 @@ std::string describe_node(const YAML::Node& n) {
   return "an undefined value";
 }
 
+// Where a document starts and where its first node is: what the loader needs to refuse a second
+// document with its line, without building it.
+struct document_marks final : YAML::EventHandler {
+  YAML::Mark start;
+  YAML::Mark node;
+  bool node_seen = false;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { saw(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { saw(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    saw(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    saw(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    saw(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void saw(const YAML::Mark& mark) {
+    if (!node_seen) node = mark;
+    node_seen = true;
+  }
+};
+
+// The character at `pos` for an error message: 'c' when printable ASCII, else its code.
+std::string describe_char(const std::string& text, int pos) {
+  if (pos < 0 || static_cast<size_t>(pos) >= text.size()) return "end of file";
+  auto c = static_cast<unsigned char>(text[static_cast<size_t>(pos)]);
+  if (c >= 0x20 && c < 0x7f) return fmt::format("'{}'", static_cast<char>(c));
+  return fmt::format("byte 0x{:02x}", c);
+}
+
 class loader {
  public:
   explicit loader(const std::string& name) : name_(name) {}
 
   expected<config, config_error> load(const std::string& text) {
-    std::vector<YAML::Node> docs;
+    YAML::Node top;
     try {
-      docs = YAML::LoadAll(text);
+      if (auto err = check_one_document(text)) return unexpected{std::move(*err)};
+      top = YAML::Load(text);
     } catch (const YAML::Exception& e) {
       return unexpected{config_error{name_, line_of(e.mark), fmt::format("invalid YAML: {}", e.msg)}};
     }
-    if (docs.size() > 1) {
-      return unexpected{fail(docs[1], "expected one YAML document, found a second one")};
-    }
-    if (!docs.empty()) {
-      if (auto err = load_top(docs[0])) return unexpected{std::move(*err)};
-    }
+    if (auto err = load_top(top)) return unexpected{std::move(*err)};
     // The per-key checks have passed; what is left are the rules across keys, and the URL parse.
     return validate_config(std::move(cfg_), name_);
   }
@@ -461,6 +500,25 @@ class loader {
   }
   config_error fail(const YAML::Node& at, std::string reason) const {
     return error_at(at.Mark(), std::move(reason));
+  }
+
+  // A file holds one document. Not YAML::LoadAll: on some invalid input (a lone ",") yaml-cpp
+  // 0.7's parser hands out the same empty document forever and LoadAll never returns, growing
+  // memory (jbeder/yaml-cpp#1040, fixed upstream by #1319). The documents are walked here with
+  // a parser that stops at the second one; a second that starts where the first did is that
+  // case. Throws YAML::Exception for a syntax error, as YAML::Load does.
+  std::optional<config_error> check_one_document(const std::string& text) const {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    document_marks first;
+    document_marks second;
+    if (!parser.HandleNextDocument(first) || !parser.HandleNextDocument(second)) return std::nullopt;
+    if (second.start.pos == first.start.pos) {
+      return error_at(second.start, fmt::format("invalid YAML: unexpected {}",
+                                                describe_char(text, second.start.pos)));
+    }
+    return error_at(second.node_seen ? second.node : second.start,
+                    "expected one YAML document, found a second one");
   }
 
   std::optional<config_error> load_top(const YAML::Node& top) {

@@ -362,6 +362,16 @@ TEST_CASE("a second YAML document is refused") {
   CHECK(contains(e.reason, "one YAML document"));
 }
 
+// yaml-cpp 0.7's LoadAll never returns on these (jbeder/yaml-cpp#1040); found by fuzz_config.
+TEST_CASE("a stray comma is a syntax error on its line, not a hang") {
+  config_error e = load_error(",");
+  CHECK(e.line == 1);
+  CHECK(contains(e.reason, "invalid YAML: unexpected ','"));
+  config_error later = load_error("workers: 1\n---\n,\n");
+  CHECK(later.line > 0);
+  CHECK(contains(later.reason, "one YAML document"));
+}
+
 TEST_CASE("a top level that is a list is refused") {
   config_error e = load_error("- listen\n- redis\n");
   CHECK(e.line == 1);
