@@ -52,6 +52,14 @@ void connection::drain_http() {
       st.held += used;
     }
     if ((!ec || ec == http::error::need_more) && !st.routed && st.parser->is_header_done()) {
+      // Beast holds the request line and the fields to header_limit separately, so a head read
+      // in one piece could reach twice max_header_size: the whole head is held to it here.
+      const size_t head_end = std::string_view(st.buf.data(), st.held).find("\r\n\r\n");
+      if (head_end != std::string_view::npos && head_end + 4 > cfg.max_header_size) {
+        log::debug("bad HTTP request: head of {} bytes over max_header_size", head_end + 4);
+        respond(431, "text/plain", http_reason(431), false);
+        return;
+      }
       st.routed = true;
       served_ = true;
       disarm_head_deadline();

@@ -124,6 +124,10 @@ test('HTTP surface and Engine.IO handshake errors', TIMEOUT, async (t) => {
     const res = await rawHttp(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
     assert.ok(res.status === null || (res.status >= 400 && res.status < 500), `status ${res.status}: ${JSON.stringify(res.raw.slice(0, 200))}`);
     assert.equal((await get('/healthz')).status, 200);
+    // A request line and fields each under max_header_size (8 KiB) but together over it, in one
+    // write: the whole head counts.
+    const twoHalves = await rawHttp(server.port, `GET /healthz?${'q'.repeat(6000)} HTTP/1.1\r\nHost: x\r\nX-Half: ${'a'.repeat(6000)}\r\n\r\n`);
+    assert.equal(twoHalves.status, 431, `status ${twoHalves.status}`);
   });
 });
 
