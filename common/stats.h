@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <sys/types.h>
 
+#include "common/jwt_verify.h"
 #include "common/limits.h"
 
 namespace chatd {
@@ -37,6 +38,11 @@ struct worker_stats {
   std::atomic<uint64_t> adapter_server_side_emit_total{0};  // serverSideEmit() events received
   std::atomic<uint64_t> adapter_requests_sent_total{0};     // chatd's own requests
   std::atomic<uint64_t> adapter_request_timeouts_total{0};  // ... that some node left unanswered
+  // auth: (worker/connect_auth): CONNECTs whose token verified, refused ones by reason, and
+  // `message`s whose userId was not the token's user (refused or rewritten).
+  std::atomic<uint64_t> auth_accepted_total{0};
+  std::atomic<uint64_t> auth_refused_total[k_jwt_refusals] = {};
+  std::atomic<uint64_t> auth_user_id_mismatch_total{0};
 };
 
 class stats_segment {

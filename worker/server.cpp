@@ -56,7 +56,9 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   };
   cb.on_room_ready = [this](std::string_view room) { chat_->on_room_ready(room); };
   bus_ = std::make_unique<bus>(loop_, cfg_, uid, &stats_, std::move(cb));
-  chat_ = std::make_unique<chat>(stats_, bus_.get(), cfg_.adapter_socket_rooms);
+  chat_ = std::make_unique<chat>(stats_, bus_.get(), cfg_.adapter_socket_rooms,
+                                 cfg_.auth.rewrite_user_id ? user_id_rule::rewrite
+                                                           : user_id_rule::refuse);
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
   adapter_->start();
   session_ctx_.emplace(session_context{loop_, cfg_, slot_, stats_, timers_, ping_frame_, *chat_,
