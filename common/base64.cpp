@@ -4,6 +4,7 @@
 
 #include "common/base64.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -58,20 +59,21 @@ std::string encode_url(std::string_view bytes) { return encode_with(bytes, url_a
 
 int url_value(char c) { return url_values[static_cast<unsigned char>(c)]; }
 
-std::optional<std::string> decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  size_t pad = 0;
-  if (!text.empty() && text.back() == '=') pad = text[text.size() - 2] == '=' ? 2 : 1;
+namespace {
+
+// Decodes `text` (no padding left in it) with the value table of one alphabet; nullopt at the
+// first character outside it, or for a length no encoder produces (4n + 1).
+std::optional<std::string> decode_with(std::string_view text, const std::array<int8_t, 256>& values) {
+  if (text.size() % 4 == 1) return std::nullopt;
   std::string out;
-  out.reserve(text.size() / 4 * 3);
+  out.reserve(text.size() / 4 * 3 + 2);
   for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    size_t chars = last ? 4 - pad : 4;
+    size_t chars = std::min<size_t>(4, text.size() - i);
     uint32_t v = 0;
     for (size_t k = 0; k < 4; ++k) {
       int8_t d = 0;
       if (k < chars) {
-        d = std_values[static_cast<unsigned char>(text[i + k])];
+        d = values[static_cast<unsigned char>(text[i + k])];
         if (d < 0) return std::nullopt;
       }
       v = (v << 6) | static_cast<uint32_t>(d);
@@ -82,5 +84,16 @@ std::optional<std::string> decode(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::optional<std::string> decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  size_t pad = 0;
+  if (!text.empty() && text.back() == '=') pad = text[text.size() - 2] == '=' ? 2 : 1;
+  return decode_with(text.substr(0, text.size() - pad), std_values);
+}
+
+std::optional<std::string> decode_url(std::string_view text) { return decode_with(text, url_values); }
 
 }  // namespace chatd::base64

@@ -16,6 +16,9 @@ std::optional<std::string> decode(std::string_view text);
 
 // URL-safe alphabet ('-' and '_'), no padding: engine.io's base64id form of session ids.
 std::string encode_url(std::string_view bytes);
+// URL-safe alphabet, unpadded (RFC 7515's base64url: JWT segments); nullopt for a character
+// outside it, '=' included, or an impossible length.
+std::optional<std::string> decode_url(std::string_view text);
 // The 6-bit value of `c` in the URL-safe alphabet, or -1 when `c` is not in it.
 int url_value(char c);
 

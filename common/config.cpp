@@ -4,7 +4,9 @@
 // so a range is written once. yaml-cpp throws; nothing thrown here leaves a public function.
 
 #include "common/config.h"
+#include "common/config_auth.h"
 #include "common/limits.h"
+#include "common/read_file.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include <climits>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <set>
@@ -206,6 +209,9 @@ constexpr numeric_key k_numeric_keys[] = {
   {"adapter.requests_timeout", value_form::duration, 10, k_minute,
    [](const config& c) -> int64_t { return c.adapter_requests_timeout_ms; },
    [](config& c, int64_t v) { c.adapter_requests_timeout_ms = static_cast<uint32_t>(v); }},
+  {"auth.leeway", value_form::duration, 0, k_hour,
+   [](const config& c) -> int64_t { return c.auth.policy.leeway_ms; },
+   [](config& c, int64_t v) { c.auth.policy.leeway_ms = static_cast<uint32_t>(v); }},
   {"shutdown_timeout", value_form::duration, 0, k_hour,
    [](const config& c) -> int64_t { return c.shutdown_timeout_ms; },
    [](config& c, int64_t v) { c.shutdown_timeout_ms = static_cast<uint32_t>(v); }},
@@ -217,10 +223,15 @@ constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redi
                                             "engineio.allowed_origins", "log.level",
                                             "adapter.serve_requests", "adapter.socket_rooms",
                                             "adapter.specific_response_channel",
-                                            "adapter.subscription", "limits.message_rate_action"};
+                                            "adapter.subscription", "limits.message_rate_action",
+                                            "auth.enabled",
+                                            "auth.algorithms", "auth.secret_file",
+                                            "auth.public_key_file", "auth.jwks_file",
+                                            "auth.issuer", "auth.audience", "auth.user_claim",
+                                            "auth.channels_claim", "auth.mismatched_user_id"};
 
 constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "adapter",
-                                           "log"};
+                                           "auth", "log"};
 
 // YAML 1.2's booleans (and the 1.1 spellings people still write).
 std::optional<std::string> check_bool(std::string_view path, std::string_view text, bool& out) {
@@ -490,6 +501,12 @@ class loader {
       return unexpected{config_error{name_, line_of(e.mark), fmt::format("invalid YAML: {}", e.msg)}};
     }
     if (auto err = load_top(top)) return unexpected{std::move(*err)};
+    // The key files, once every auth key is known (reported at the line of the key they concern).
+    if (auto err = load_auth_keys(cfg_.auth)) {
+      auto line = auth_lines_.find(err->key);
+      return unexpected{config_error{name_, line == auth_lines_.end() ? 0 : line->second,
+                                     std::move(err->reason)}};
+    }
     // The per-key checks have passed; what is left are the rules across keys, and the URL parse.
     return validate_config(std::move(cfg_), name_);
   }
@@ -562,9 +579,23 @@ class loader {
 
   std::optional<config_error> load_key(const std::string& path, const YAML::Node& key,
                                        const YAML::Node& value) {
-    if (path == "engineio.allowed_origins") return load_origins(value);
     // A null value's mark points at whatever follows it; the key's line is the useful one.
     const YAML::Mark mark = value.IsNull() ? key.Mark() : value.Mark();
+    if (path.starts_with("auth.")) auth_lines_[std::string(leaf_of(path))] = line_of(mark);
+    if (path == "engineio.allowed_origins") {
+      cfg_.allowed_origins.clear();
+      return load_list(value, path, "origins", [&](const std::string& item, size_t index) {
+        if (auto reason = check_origin(item, index)) return reason;
+        cfg_.allowed_origins.push_back(item);
+        return std::optional<std::string>();
+      });
+    }
+    if (path == "auth.algorithms") {
+      cfg_.auth.policy.algorithms.clear();
+      return load_list(value, path, "algorithms", [&](const std::string& item, size_t index) {
+        return add_auth_algorithm(cfg_.auth, item, index);
+      });
+    }
     if (const numeric_key* k = find_numeric_key(path)) {
       if (!value.IsScalar()) {
         return error_at(mark, fmt::format("{}: expected {}, got {}", path, expected_text(*k),
@@ -610,26 +641,31 @@ class loader {
       reason = check_bool(path, text, cfg_.adapter_specific_response_channel);
     } else if (path == "limits.message_rate_action") {
       reason = check_choice(path, text, "disconnect", "drop", cfg_.message_rate_disconnect);
+    } else if (path == "auth.enabled") {
+      reason = check_bool(path, text, cfg_.auth.enabled);
+    } else if (path.starts_with("auth.")) {
+      reason = set_auth_text(cfg_.auth, leaf_of(path), text);
     }
     if (reason) return error_at(mark, std::move(*reason));
     return std::nullopt;
   }
 
-  std::optional<config_error> load_origins(const YAML::Node& value) {
-    cfg_.allowed_origins.clear();
-    if (value.IsNull()) return std::nullopt;  // every origin commented out: no CORS
+  // A list of strings (an absent or null value is an empty list); `add` checks and keeps each.
+  template <class Add>
+  std::optional<config_error> load_list(const YAML::Node& value, std::string_view path,
+                                        std::string_view what, Add add) {
+    if (value.IsNull()) return std::nullopt;  // every entry commented out
     if (!value.IsSequence()) {
-      return fail(value, fmt::format("engineio.allowed_origins: expected a list of origins, got {}",
+      return fail(value, fmt::format("{}: expected a list of {}, got {}", path, what,
                                      describe_node(value)));
     }
     size_t index = 0;
     for (const YAML::Node& item : value) {
       if (!item.IsScalar()) {
-        return fail(item, fmt::format("engineio.allowed_origins[{}]: expected a string, got {}",
-                                      index, describe_node(item)));
+        return fail(item, fmt::format("{}[{}]: expected a string, got {}", path, index,
+                                      describe_node(item)));
       }
-      if (auto reason = check_origin(item.Scalar(), index)) return fail(item, std::move(*reason));
-      cfg_.allowed_origins.push_back(item.Scalar());
+      if (auto reason = add(item.Scalar(), index)) return fail(item, std::move(*reason));
       ++index;
     }
     return std::nullopt;
@@ -649,6 +685,7 @@ class loader {
 
   std::string name_;
   config cfg_;
+  std::map<std::string, int, std::less<>> auth_lines_;  // auth.<leaf> -> its line, for key errors
 };
 
 }  // namespace
@@ -684,32 +721,16 @@ expected<config, config_error> load_config_file(const std::string& path) {
   // A config file is a few KiB; the cap keeps a wrong path (a device, a log) from being slurped.
   constexpr size_t k_max_file_size = 1024 * 1024;
   try {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return unexpected{config_error{path, 0, fmt::format("cannot open: {}", strerror(errno))}};
-    }
-    std::string text;
-    char buf[16384];
-    int err = 0;
-    for (;;) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        err = errno;
-        break;
+    auto text = read_small_file(path, k_max_file_size);
+    if (!text) {
+      std::string reason = text.error();
+      if (reason.starts_with("file is larger")) {
+        reason = fmt::format("file is larger than {}; is this a config file?",
+                             format_size(k_max_file_size));
       }
-      if (n == 0) break;
-      text.append(buf, static_cast<size_t>(n));
-      if (text.size() > k_max_file_size) {
-        ::close(fd);
-        return unexpected{config_error{
-            path, 0, fmt::format("file is larger than {}; is this a config file?",
-                                 format_size(k_max_file_size))}};
-      }
+      return unexpected{config_error{path, 0, std::move(reason)}};
     }
-    ::close(fd);
-    if (err != 0) return unexpected{config_error{path, 0, fmt::format("cannot read: {}", strerror(err))}};
-    return load_config_string(text, path);
+    return load_config_string(*text, path);
   } catch (const std::exception& e) {
     return unexpected{config_error{path, 0, fmt::format("cannot load: {}", e.what())}};
   }

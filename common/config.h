@@ -4,6 +4,7 @@
 // file. A bad file is refused with its path, line and the reason.
 
 #include "common/expected.h"
+#include "common/jwt_verify.h"
 #include "common/log.h"
 #include "common/redis_url.h"
 
@@ -12,6 +13,17 @@
 #include <vector>
 
 namespace chatd {
+
+// auth: JWT verification of each Socket.IO CONNECT (README "Authentication").
+struct auth_config {
+  bool enabled = false;             // off: every CONNECT is accepted, as the seed does
+  jwt_policy policy{{signing_alg::hs256}, "", "", 30000, "sub", ""};  // algorithms [HS256], leeway 30s
+  std::string secret_file;          // HS*: the shared secret
+  std::string public_key_file;      // RS*/ES*: one PEM public key ...
+  std::string jwks_file;            // ... or a JWKS, keys picked by kid
+  bool rewrite_user_id = false;     // mismatched_user_id: refuse (false) or rewrite
+  jwt_keyset keys;                  // read from the files above whenever the config is loaded
+};
 
 struct config {
   // listen:
@@ -54,6 +66,8 @@ struct config {
   uint32_t adapter_requests_timeout_ms = 5000; // chatd's own requests (presence), as requestsTimeout
   // shutdown_timeout: how long a retiring or stopping worker waits for clients to finish.
   uint32_t shutdown_timeout_ms = 10000;
+  // auth:
+  auth_config auth;
   // log:
   log::level log_level = log::level::info;
 

@@ -467,8 +467,14 @@ std::string binary_event_head(size_t attachments) {
 std::string encode_empty_ack(int64_t ack_id) { return encode(packet_type::ack, "/", "[]", ack_id); }
 
 std::string encode_connect_error(std::string_view nsp, std::string_view message) {
+  return encode_connect_error(nsp, message, {});
+}
+
+std::string encode_connect_error(std::string_view nsp, std::string_view message,
+                                 std::string_view data_json) {
   std::string body = "{\"message\":";
   append_json_string(body, message);
+  if (!data_json.empty()) body.append(",\"data\":").append(data_json);
   body.push_back('}');
   return encode(packet_type::connect_error, nsp, body);
 }

@@ -83,5 +83,9 @@ std::string binary_event_head(size_t attachments);
 std::string encode_empty_ack(int64_t ack_id);
 // 44[<nsp>,]{"message":"<message>"}: CONNECT_ERROR as the reference server writes it.
 std::string encode_connect_error(std::string_view nsp, std::string_view message);
+// The same with err.data: 44{"message":…,"data":<data_json>} (a middleware's next(err) with
+// err.data set).
+std::string encode_connect_error(std::string_view nsp, std::string_view message,
+                                 std::string_view data_json);
 
 }  // namespace chatd::sio

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <sys/types.h>
 
+#include "common/jwt_verify.h"
 #include "common/limits.h"
 
 namespace chatd {
@@ -44,6 +45,11 @@ struct worker_stats {
   std::atomic<uint64_t> limit_handshake_timeouts_total{0};     // no request head in time
   std::atomic<uint64_t> limit_ip_connections_refused_total{0}; // over max_connections_per_ip
   std::atomic<uint64_t> origin_refused_total{0};               // WebSockets from another origin
+  // auth: (worker/connect_auth): CONNECTs whose token verified, refused ones by reason, and
+  // `message`s whose userId was not the token's user (refused or rewritten).
+  std::atomic<uint64_t> auth_accepted_total{0};
+  std::atomic<uint64_t> auth_refused_total[k_jwt_refusals] = {};
+  std::atomic<uint64_t> auth_user_id_mismatch_total{0};
 };
 
 class stats_segment {

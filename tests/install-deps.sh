@@ -11,6 +11,7 @@ packages=(
   clang libclang-rt-14-dev  # libFuzzer for tests/fuzz (tests/run-all.sh's fuzz phase)
   libuv1-dev libhiredis-dev libboost-dev libboost-system-dev libfmt-dev libyaml-cpp-dev
   doctest-dev libmsgpack-cxx-dev libsimdjson-dev libsystemd-dev
+  libjwt-dev libssl-dev  # auth: JWT signatures (libjwt 1.10), PEM and JWKS keys (libcrypto)
   redis-server redis-tools
   systemd   # systemd-analyze, to check the unit file
   python3

@@ -3,6 +3,7 @@
 
 #include "worker/chat.h"
 
+#include "common/json_member.h"
 #include "common/log.h"
 #include "common/name_check.h"
 #include "common/socketio.h"
@@ -13,8 +14,11 @@
 
 namespace chatd {
 
-chat::chat(worker_stats& stats, bus* b, bool socket_rooms)
-    : stats_(stats), bus_(b), socket_rooms_(socket_rooms && b != nullptr) {
+chat::chat(worker_stats& stats, bus* b, bool socket_rooms, user_id_rule mismatched_user_id)
+    : stats_(stats),
+      bus_(b),
+      socket_rooms_(socket_rooms && b != nullptr),
+      user_id_rule_(mismatched_user_id) {
   if (bus_ != nullptr) {
     rooms_.on_first_member = [this](std::string_view room) { bus_->subscribe_room(room); };
   }
@@ -62,7 +66,31 @@ void chat::finish_connect(member& s) {
   s.accept_connect();
   // client.to(channel).emit("login", client.handshake.query)
   static const std::string login_head = sio::event_head("login");
-  broadcast(s, login_head, "login", s.query_json());
+  if (s.user_id().empty()) return broadcast(s, login_head, "login", s.query_json());
+  // Verified: the token's user, and the token itself kept from the room.
+  std::string query = json_set_string_member(s.query_json(), "userId", s.user_id(), "token")
+                          .value_or(std::string(s.query_json()));
+  broadcast(s, login_head, "login", query);
+}
+
+std::optional<std::string_view> chat::payload_of(member& m, std::string_view payload,
+                                                 std::string& storage) {
+  if (m.user_id().empty()) return payload;
+  json_string_member claimed = json_get_string_member(payload, "userId");
+  if (claimed.state == json_member_state::string && claimed.value == m.user_id()) return payload;
+  stats_.auth_user_id_mismatch_total.fetch_add(1, std::memory_order_relaxed);
+  if (user_id_rule_ == user_id_rule::rewrite) {
+    if (auto rewritten = json_set_string_member(payload, "userId", m.user_id())) {
+      storage = std::move(*rewritten);
+      return std::string_view(storage);
+    }
+  }
+  // socket.emit("error", …) to the sender alone; nothing reaches the room.
+  static const shared_bytes refused = make_text_frame({sio::event_head("error"),
+      R"({"message":"forbidden","data":{"reason":"userId does not match the token's user"}})",
+      sio::event_tail});
+  m.send(refused);
+  return std::nullopt;
 }
 
 void chat::on_room_ready(std::string_view room) {
@@ -84,9 +112,12 @@ void chat::release_pending() {
 void chat::on_event(member& s, std::string_view name, std::string_view payload_json) {
   if (name != "message") return;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
+  std::string storage;
+  std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
+  if (!payload) return;
   // client.to(channel).emit("chat", payload): an absent payload is `undefined`, sent as null.
   static const std::string chat_head = sio::event_head("chat");
-  broadcast(s, chat_head, "chat", payload_json.empty() ? "null" : payload_json);
+  broadcast(s, chat_head, "chat", payload->empty() ? "null" : *payload);
 }
 
 void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
@@ -171,11 +202,14 @@ void chat::on_binary_event(member& s, std::string_view name, std::string_view pa
                            std::vector<std::string> attachments) {
   if (name != "message") return;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
+  std::string storage;
+  std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
+  if (!payload) return;
   // client.to(channel).emit("chat", payload): the payload keeps its placeholders, the parts go
   // along as they came.
   std::string data_json;
-  data_json.reserve(payload_json.size() + 12);
-  data_json.append(R"(["chat",)").append(payload_json.empty() ? "null" : payload_json).append("]");
+  data_json.reserve(payload->size() + 12);
+  data_json.append(R"(["chat",)").append(payload->empty() ? "null" : *payload).append("]");
   if (room* r = channel_room(s); has_others(r, s)) {
     std::vector<shared_bytes> frames = binary_event_frames(data_json, attachments);
     uint64_t n = 0;

@@ -3,6 +3,9 @@
 //   connection: join room = handshake `channel`; `login` with the handshake query to the others;
 //   `message`:  `chat` with the same payload to every other member of the room;
 //   disconnect: leave the room.
+// With auth on (a member with a verified user_id()), the userId that counts is the token's: the
+// login carries the query with userId set to it (and no token), and a `message` whose payload's
+// userId is another is refused (dropped; the sender gets an `error` event) or rewritten.
 // A broadcast goes to the local members at once (framed once, shared by all) and to Redis in the
 // @socket.io/redis-adapter format; broadcasts from other nodes arrive through on_bus().
 // It sees members (worker/member.h), never sessions: the unit tests drive it with their own.
@@ -16,6 +19,7 @@
 #include "worker/rooms.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -25,11 +29,16 @@ namespace chatd {
 
 class bus;
 
+// What happens to a verified member's `message` whose payload does not carry its user as userId
+// (config auth.mismatched_user_id).
+enum class user_id_rule : uint8_t { refuse, rewrite };
+
 class chat final : public app {
  public:
   // `socket_rooms`: each socket's own room (io.to(socket.id) from another node) gets its Redis
   // subscription too.
-  chat(worker_stats& stats, bus* b, bool socket_rooms = false);
+  chat(worker_stats& stats, bus* b, bool socket_rooms = false,
+       user_id_rule mismatched_user_id = user_id_rule::refuse);
 
   // Socket.IO CONNECT accepted: registers the socket, joins its room, then answers the CONNECT
   // and tells the room. When the room is new on this worker, the answer waits until Redis has
@@ -103,10 +112,14 @@ class chat final : public app {
   void finish_connect(member& m);
   // Why m's CONNECT is refused (counted), or an empty string.
   std::string refusal(member& m);
+  // A verified member's `message` payload as it is relayed: unchanged when its userId is the
+  // member's user, else rewritten into `storage` or refused (nullopt, the sender told).
+  std::optional<std::string_view> payload_of(member& m, std::string_view payload, std::string& storage);
 
   worker_stats& stats_;
   bus* bus_;
   bool socket_rooms_;
+  user_id_rule user_id_rule_;
   rooms rooms_;
   // Keys view the session's own id storage (alive while registered).
   std::unordered_map<std::string_view, member*, string_hash, std::equal_to<>> by_sid_;

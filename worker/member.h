@@ -67,6 +67,9 @@ class member {
   virtual const handshake_record& handshake() const = 0;
   // The CONNECT packet's payload (socket.handshake.auth) as JSON; "{}" when it had none.
   virtual std::string_view auth_json() const = 0;
+  // The user the CONNECT's token was verified for (auth: on, worker/connect_auth.h); empty when
+  // auth is off: then nothing vouches for the query's userId.
+  virtual std::string_view user_id() const { return {}; }
   // A server-side disconnect (socket.disconnect(close)): the client gets DISCONNECT, its reason
   // "io server disconnect", and the application's on_disconnect runs now; with `close` the
   // Engine.IO connection closes too. It leaves rooms: never call it inside a room walk.

@@ -85,7 +85,37 @@ const series k_series[] = {
     {"chatd_origin_refused_total", "counter",
      "WebSocket handshakes refused: their Origin is not in engineio.allowed_origins.",
      [](const worker_stats& s) { return load(s.origin_refused_total); }},
+    {"chatd_auth_accepted_total", "counter", "Socket.IO CONNECTs whose token verified (auth: on).",
+     [](const worker_stats& s) { return load(s.auth_accepted_total); }},
+    {"chatd_auth_user_id_mismatch_total", "counter",
+     "Messages whose userId was not the token's user, refused or rewritten (auth.mismatched_user_id).",
+     [](const worker_stats& s) { return load(s.auth_user_id_mismatch_total); }},
 };
+
+// `name{worker="…",pid="…",generation="…"` (the labels every series has), left open for more.
+void open_labels(std::string& out, const char* name, const worker_stats& w, int32_t pid) {
+  fmt::format_to(std::back_inserter(out), "{}{{worker=\"{}\",pid=\"{}\",generation=\"{}\"", name,
+                 load(w.slot), pid, load(w.generation));
+}
+
+// chatd_auth_refused_total{…,reason="expired"}: one series per refusal reason (jwt_refusal).
+void render_auth_refusals(std::string& out, stats_segment& segment) {
+  const char* name = "chatd_auth_refused_total";
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP {} Socket.IO CONNECTs refused as unauthorized, by reason.\n"
+                 "# TYPE {} counter\n",
+                 name, name);
+  for (size_t i = 0; i < stats_segment::k_slots; ++i) {
+    const worker_stats& w = segment.at(i);
+    int32_t pid = w.pid.load(std::memory_order_relaxed);
+    if (pid == 0) continue;
+    for (size_t r = 0; r < k_jwt_refusals; ++r) {
+      open_labels(out, name, w, pid);
+      fmt::format_to(std::back_inserter(out), ",reason=\"{}\"}} {}\n",
+                     jwt_refusal_label(static_cast<jwt_refusal>(r)), load(w.auth_refused_total[r]));
+    }
+  }
+}
 
 }  // namespace
 
@@ -99,10 +129,11 @@ std::string render_metrics(stats_segment& segment) {
       const worker_stats& w = segment.at(i);
       int32_t pid = w.pid.load(std::memory_order_relaxed);
       if (pid == 0) continue;
-      fmt::format_to(std::back_inserter(out), "{}{{worker=\"{}\",pid=\"{}\",generation=\"{}\"}} {}\n",
-                     s.name, load(w.slot), pid, load(w.generation), s.read(w));
+      open_labels(out, s.name, w, pid);
+      fmt::format_to(std::back_inserter(out), "}} {}\n", s.read(w));
     }
   }
+  render_auth_refusals(out, segment);
   return out;
 }
 

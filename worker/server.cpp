@@ -62,7 +62,9 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   bus_ = std::make_unique<bus>(loop_, cfg_, uid, &stats_, std::move(cb));
   // With the pattern subscription a socket's own room needs no SUBSCRIBE (is_local_socket).
   chat_ = std::make_unique<chat>(stats_, bus_.get(),
-                                 cfg_.adapter_socket_rooms && !cfg_.adapter_pattern_subscription);
+                                 cfg_.adapter_socket_rooms && !cfg_.adapter_pattern_subscription,
+                                 cfg_.auth.rewrite_user_id ? user_id_rule::rewrite
+                                                           : user_id_rule::refuse);
   chat_->set_connect_limits(chat::connect_limits{cfg_.max_channel_length, cfg_.max_user_id_length,
                                                  &ip_limits_, [this] { return uv_now(loop_); }});
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);

@@ -8,11 +8,13 @@
 #include "common/socketio.h"
 #include "common/assert.h"
 #include "worker/app.h"
+#include "worker/connect_auth.h"
 #include "worker/session_registry.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace chatd {
@@ -346,6 +348,17 @@ void session::on_connect_packet(std::string_view nsp, std::string_view auth) {
     send(make_text_frame({sio::encode_connect_error(
         "/", "missing channel: connect with io(url, {query: {channel, userId}})")}));
     return;
+  }
+  if (ctx_.cfg.auth.enabled) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    auto user = authenticate_connect(ctx_.cfg.auth, ctx_.stats, auth, query_json_, channel_,
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+    if (!user) {
+      // As a Socket.IO middleware's next(err): the socket stays handshaking and may CONNECT again.
+      send(make_text_frame({unauthorized_packet(user.error())}));
+      return;
+    }
+    user_id_ = std::move(*user);
   }
   std::string sid = eio::make_sid(ctx_.slot);
   std::memcpy(sio_sid_.data(), sid.data(), sio_sid_.size());

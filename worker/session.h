@@ -110,6 +110,7 @@ class session final : public member, private timer_node {
     return auth_json_.empty() ? std::string_view("{}") : std::string_view(auth_json_);
   }
   void disconnect(bool close) override;
+  std::string_view user_id() const override { return user_id_; }
 
  private:
   session(session_context& ctx, transport* ws, std::string query_json, std::string channel,
@@ -153,6 +154,7 @@ class session final : public member, private timer_node {
   bool has_channel_;
   handshake_record hs_;
   std::string auth_json_;  // the CONNECT payload; empty when it had none
+  std::string user_id_;    // auth: on: the token's verified user
   state state_ = state::handshaking;
   // The application holds this member (between its on_connect and on_disconnect): true also in
   // `closing` when the session was connected, so end() always lets the application go.

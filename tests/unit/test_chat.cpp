@@ -181,3 +181,57 @@ TEST_CASE("chat: a client's ACK goes to the ack sink, a leaving socket to the le
   c.on_disconnect(a);
   CHECK(seen == std::vector<std::string>{"a 3 [true] 0", "leave a"});
 }
+
+// --- auth: on: members with a verified user -------------------------------------------------
+
+TEST_CASE("chat: a verified member's login carries the token's user as userId, and no token") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), b("b", "lobby");
+  b.user = "bob";
+  b.query = R"({"channel":"lobby","userId":"mallory","token":"x.y.z"})";
+  c.on_connect(a);
+  c.on_connect(b);
+  CHECK(a.got == std::vector<std::string>{R"(42["login",{"channel":"lobby","userId":"bob"}])"});
+}
+
+namespace {
+
+// Alice (verified) and b in one room, connected, their logins cleared.
+struct verified_pair {
+  worker_stats stats;
+  chat c;
+  test_member a{"a", "lobby"}, b{"b", "lobby"};
+  explicit verified_pair(user_id_rule rule) : c(stats, nullptr, false, rule) {
+    a.user = "alice";
+    c.on_connect(a);
+    c.on_connect(b);
+    a.got.clear();
+    b.got.clear();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("chat: refuse: a message with another userId is dropped and its sender gets error") {
+  verified_pair p(user_id_rule::refuse);
+  auto& [stats, c, a, b] = p;
+  c.on_event(a, "message", R"({"userId":"bob","body":"hi"})");
+  c.on_event(a, "message", R"("no object")");
+  CHECK(b.got.empty());
+  REQUIRE(a.got.size() == 2);
+  CHECK(a.got[0] ==
+        R"(42["error",{"message":"forbidden","data":{"reason":"userId does not match the token's user"}}])");
+  c.on_event(a, "message", R"({"userId":"alice","body":"hi"})");
+  CHECK(b.got == std::vector<std::string>{R"(42["chat",{"userId":"alice","body":"hi"}])"});
+  CHECK(stats.auth_user_id_mismatch_total.load() == 2);
+}
+
+TEST_CASE("chat: rewrite: a message with another or no userId goes out with the token's user") {
+  verified_pair p(user_id_rule::rewrite);
+  auto& [stats, c, a, b] = p;
+  c.on_event(a, "message", R"({"userId":"bob","body":"hi"})");
+  c.on_event(a, "message", R"({"body":"hey"})");
+  CHECK(b.got == std::vector<std::string>{R"(42["chat",{"userId":"alice","body":"hi"}])",
+                                          R"(42["chat",{"body":"hey","userId":"alice"}])"});
+}

@@ -64,6 +64,17 @@ void check_equal(const config& a, const config& b) {
   CHECK(a.adapter_specific_response_channel == b.adapter_specific_response_channel);
   CHECK(a.adapter_requests_timeout_ms == b.adapter_requests_timeout_ms);
   CHECK(a.log_level == b.log_level);
+  CHECK(a.auth.enabled == b.auth.enabled);
+  CHECK(a.auth.policy.algorithms == b.auth.policy.algorithms);
+  CHECK(a.auth.policy.issuer == b.auth.policy.issuer);
+  CHECK(a.auth.policy.audience == b.auth.policy.audience);
+  CHECK(a.auth.policy.leeway_ms == b.auth.policy.leeway_ms);
+  CHECK(a.auth.policy.user_claim == b.auth.policy.user_claim);
+  CHECK(a.auth.policy.channels_claim == b.auth.policy.channels_claim);
+  CHECK(a.auth.secret_file == b.auth.secret_file);
+  CHECK(a.auth.public_key_file == b.auth.public_key_file);
+  CHECK(a.auth.jwks_file == b.auth.jwks_file);
+  CHECK(a.auth.rewrite_user_id == b.auth.rewrite_user_id);
 }
 
 // A file in /tmp removed when the test ends.
@@ -801,4 +812,76 @@ TEST_CASE("worker_count is the number of online CPUs when workers is 0") {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   CHECK(c.worker_count() == std::clamp<long>(cpus, 1, 128));
   CHECK(c.worker_count() >= 1);
+}
+
+// --- auth: ---------------------------------------------------------------------------------
+
+namespace {
+const std::string k_keys = CHATD_SOURCE_DIR "/tests/fixtures/jwt/";
+}
+
+TEST_CASE("auth: every key is read, and the key files with it") {
+  config c = load_ok("auth:\n  enabled: true\n  algorithms: [HS256, RS256, ES256]\n"
+                     "  secret_file: " + k_keys + "hs_secret.txt\n"
+                     "  jwks_file: " + k_keys + "jwks.json\n"
+                     "  issuer: https://issuer.example\n  audience: chatd\n  leeway: 5s\n"
+                     "  user_claim: uid\n  channels_claim: channels\n  mismatched_user_id: rewrite\n");
+  CHECK(c.auth.enabled);
+  CHECK(c.auth.policy.algorithms ==
+        std::vector<signing_alg>{signing_alg::hs256, signing_alg::rs256, signing_alg::es256});
+  CHECK(c.auth.policy.issuer == "https://issuer.example");
+  CHECK(c.auth.policy.audience == "chatd");
+  CHECK(c.auth.policy.leeway_ms == 5000);
+  CHECK(c.auth.policy.user_claim == "uid");
+  CHECK(c.auth.policy.channels_claim == "channels");
+  CHECK(c.auth.rewrite_user_id);
+  CHECK(c.auth.keys.secret == "test-secret-of-the-fixtures-0123456789");
+  CHECK(c.auth.keys.from_jwks);
+  CHECK(c.auth.keys.keys.size() == 3);
+}
+
+TEST_CASE("auth: a missing key file is an error at the line of its key") {
+  auto e = load_error("auth:\n  enabled: true\n  secret_file: /nonexistent/secret\n");
+  CHECK(e.message() ==
+        "test.yaml:3: auth.secret_file: /nonexistent/secret: cannot open: No such file or directory");
+}
+
+TEST_CASE("auth: a key file that holds no key of its kind is an error with the reason") {
+  auto pem = load_error("auth:\n  enabled: true\n  algorithms: [RS256]\n  public_key_file: " +
+                        k_keys + "hs_secret.txt\n");
+  CHECK(pem.line == 4);
+  CHECK(contains(pem.reason, "not a PEM public key"));
+  auto ec = load_error("auth:\n  enabled: true\n  algorithms: [RS256]\n  public_key_file: " +
+                       k_keys + "ec_public.pem\n");
+  CHECK(ec.line == 4);
+  CHECK(contains(ec.reason, "auth.public_key_file: no key in it can verify RS256"));
+  auto jwks = load_error("auth:\n  enabled: true\n  algorithms: [ES256]\n  jwks_file: " + k_keys +
+                         "rsa_public.pem\n");
+  CHECK(jwks.line == 4);
+  CHECK(contains(jwks.reason, "not valid JSON"));
+}
+
+TEST_CASE("auth: each algorithm needs its key file") {
+  CHECK(load_error("auth:\n  enabled: true\n").message() ==
+        "test.yaml: auth.algorithms: an HS algorithm needs auth.secret_file");
+  auto both = load_error("auth:\n  enabled: true\n  algorithms: [RS256]\n  public_key_file: a\n"
+                         "  jwks_file: b\n");
+  CHECK(both.line == 3);
+  CHECK(contains(both.reason, "exactly one of auth.public_key_file and auth.jwks_file"));
+}
+
+TEST_CASE("auth: none and unknown algorithms are refused") {
+  auto none = load_error("auth:\n  algorithms: [HS256, none]\n");
+  CHECK(none.line == 2);
+  CHECK(contains(none.reason, "auth.algorithms[1]: expected one of HS256"));
+  CHECK(contains(load_error("auth:\n  algorithms: [HS256, HS256]\n").reason, "listed twice"));
+  CHECK(contains(load_error("auth:\n  mismatched_user_id: ignore\n").reason,
+                 "expected refuse or rewrite, got 'ignore'"));
+  CHECK(contains(load_error("auth:\n  user_claim: \"\"\n").reason, "auth.user_claim"));
+}
+
+TEST_CASE("auth: off, the key files are not read") {
+  config c = load_ok("auth:\n  enabled: false\n  secret_file: /nonexistent/secret\n");
+  CHECK_FALSE(c.auth.enabled);
+  CHECK(c.auth.keys.secret.empty());
 }

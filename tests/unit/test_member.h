@@ -30,6 +30,8 @@ struct test_member final : member {
   handshake_record hs;
   const handshake_record& handshake() const override { return hs; }
   std::string_view auth_json() const override { return "{}"; }
+  std::string user;  // a verified user (auth: on); empty as with auth off
+  std::string_view user_id() const override { return user; }
   int disconnects = 0;
   bool closed = false;
   void disconnect(bool close) override {
