@@ -464,7 +464,9 @@ std::string binary_event_head(size_t attachments) {
   return out;
 }
 
-std::string encode_empty_ack(int64_t ack_id) { return encode(packet_type::ack, "/", "[]", ack_id); }
+std::string encode_ack(int64_t ack_id, std::string_view args_json) {
+  return encode(packet_type::ack, "/", args_json, ack_id);
+}
 
 std::string encode_connect_error(std::string_view nsp, std::string_view message) {
   return encode_connect_error(nsp, message, {});

@@ -79,8 +79,8 @@ inline constexpr std::string_view event_tail = "]";
 std::string event_data(std::string_view event, std::string_view arg_json);
 // 45<n>-: a BINARY_EVENT with `attachments` attachments, before its data JSON.
 std::string binary_event_head(size_t attachments);
-// 43<ackId>[]: an ACK with no arguments.
-std::string encode_empty_ack(int64_t ack_id);
+// 43<ackId><args_json>: an ACK; `args_json` is its arguments as a JSON array ("[]": none).
+std::string encode_ack(int64_t ack_id, std::string_view args_json);
 // 44[<nsp>,]{"message":"<message>"}: CONNECT_ERROR as the reference server writes it.
 std::string encode_connect_error(std::string_view nsp, std::string_view message);
 // The same with err.data: 44{"message":…,"data":<data_json>} (a middleware's next(err) with

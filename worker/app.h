@@ -5,6 +5,7 @@
 // seed's gateway; a new namespace application implements this interface.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,11 +22,16 @@ class app {
   // m.accept_connect(), at once or later (chat waits for the room's Redis subscription), unless
   // the member disconnects first.
   virtual void on_connect(member& m) = 0;
+  // What an event's ACK carries, when the client asked for one: its arguments as a JSON array,
+  // valid until the application is called again (the session frames it at once); nullopt: no
+  // ACK (an event the application has no handler for, as socket.io leaves it unanswered).
+  using ack_args = std::optional<std::string_view>;
   // An EVENT: its name and its first argument as JSON text (empty when there is none).
-  virtual void on_event(member& m, std::string_view name, std::string_view first_arg_json) = 0;
+  virtual ack_args on_event(member& m, std::string_view name, std::string_view first_arg_json) = 0;
   // A BINARY_EVENT whose attachments have all arrived; `first_arg_json` keeps its placeholders.
-  virtual void on_binary_event(member& m, std::string_view name, std::string_view first_arg_json,
-                               std::vector<std::string> attachments) = 0;
+  virtual ack_args on_binary_event(member& m, std::string_view name,
+                                   std::string_view first_arg_json,
+                                   std::vector<std::string> attachments) = 0;
   // The client answered an ACK the server asked for (a packet sent with an ack id): its
   // arguments as a JSON array, with their Buffers as attachments (placeholders in the JSON).
   virtual void on_ack(member& m, int64_t ack_id, std::string_view args_json,

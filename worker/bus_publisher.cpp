@@ -28,15 +28,20 @@ bus_publisher::bus_publisher(uv_loop_t* loop, redis_link& link, std::string pref
       stats_(stats),
       base_channel_(wire::broadcast_channel(prefix_, k_bus_nsp)) {}
 
-bool bus_publisher::drop() {
+bool bus_publisher::drop(std::string_view why) {
   bus_count(stats_, &worker_stats::bus_publish_dropped_total);
+  drop_log_(uv_now(loop_), [&](uint64_t suppressed) {
+    log::warn("redis bus: broadcast dropped ({}): delivered on this worker only ({} more dropped "
+              "since the last line)",
+              why, suppressed);
+  });
   return false;
 }
 
 bool bus_publisher::publish(wire::broadcast b) {
   // Down: drop before paying for the encoding.
   if (stopped_ || !link_.ready()) {
-    return drop();
+    return drop("Redis down");
   }
   b.uid = uid_;
   auto bytes = wire::encode_broadcast(b);
@@ -45,7 +50,7 @@ bool bus_publisher::publish(wire::broadcast b) {
       log::warn("redis bus: cannot encode a broadcast: {} ({} more suppressed)", bytes.error(),
                 suppressed);
     });
-    return drop();
+    return drop("cannot encode");
   }
   std::string room_channel;
   std::string_view channel = base_channel_;
@@ -54,7 +59,7 @@ bool bus_publisher::publish(wire::broadcast b) {
     channel = room_channel;
   }
   if (!enqueue(channel, *bytes)) {
-    return drop();
+    return drop("Redis not keeping up");
   }
   bus_count(stats_, &worker_stats::bus_published_total);
   return true;

@@ -5,7 +5,8 @@
 // If Redis stalls, that buffer would grow without end: publishes beyond k_max_output_bytes of
 // unsent data or k_max_unanswered replies are dropped (a warning when that starts, an info line
 // when it ends). While the link is down every publish is dropped; broadcasts count as dropped in
-// the stats (their local delivery already happened).
+// the stats (their local delivery already happened), and a dropped broadcast is logged at most
+// once per log::rate_limited interval, with how many were dropped since the last line.
 
 #include "common/bus_wire.h"
 #include "common/rate_limited.h"
@@ -48,7 +49,8 @@ class bus_publisher {
  private:
   // Appends one PUBLISH to the output buffer; false when down or over a cap.
   bool enqueue(std::string_view channel, std::string_view bytes);
-  bool drop();
+  // Counts and logs (rate-limited) one dropped broadcast; false.
+  bool drop(std::string_view why);
   static void on_reply(redisAsyncContext*, void* r, void* privdata) noexcept;
   static void on_numsub(redisAsyncContext*, void* r, void* privdata) noexcept;
 
@@ -62,6 +64,7 @@ class bus_publisher {
   bool over_cap_ = false;
   bool stopped_ = false;
   log::rate_limited error_log_;
+  log::rate_limited drop_log_;
 };
 
 }  // namespace chatd

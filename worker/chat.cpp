@@ -66,7 +66,10 @@ void chat::finish_connect(member& s) {
   s.accept_connect();
   // client.to(channel).emit("login", client.handshake.query)
   static const std::string login_head = sio::event_head("login");
-  if (s.user_id().empty()) return broadcast(s, login_head, "login", s.query_json());
+  if (s.user_id().empty()) {
+    broadcast(s, login_head, "login", s.query_json());
+    return;
+  }
   // Verified: the token's user, and the token itself kept from the room.
   std::string query = json_set_string_member(s.query_json(), "userId", s.user_id(), "token")
                           .value_or(std::string(s.query_json()));
@@ -109,15 +112,26 @@ void chat::release_pending() {
   }
 }
 
-void chat::on_event(member& s, std::string_view name, std::string_view payload_json) {
-  if (name != "message") return;
+namespace {
+
+app::ack_args bus_ack(bool published) {
+  return published ? R"([{"bus":true}])" : R"([{"bus":false}])";
+}
+
+// A message refused (auth: its userId is not the token's user): delivered nowhere.
+app::ack_args refused_ack() { return R"([{"bus":false,"refused":true}])"; }
+
+}  // namespace
+
+app::ack_args chat::on_event(member& s, std::string_view name, std::string_view payload_json) {
+  if (name != "message") return std::nullopt;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
   std::string storage;
   std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
-  if (!payload) return;
+  if (!payload) return refused_ack();
   // client.to(channel).emit("chat", payload): an absent payload is `undefined`, sent as null.
   static const std::string chat_head = sio::event_head("chat");
-  broadcast(s, chat_head, "chat", payload->empty() ? "null" : *payload);
+  return bus_ack(broadcast(s, chat_head, "chat", payload->empty() ? "null" : *payload));
 }
 
 void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
@@ -160,17 +174,17 @@ void chat::deliver(room& r, const shared_bytes& frame, const member* except) {
   stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
 }
 
-void chat::broadcast(member& from, std::string_view event_prefix, std::string_view event,
+bool chat::broadcast(member& from, std::string_view event_prefix, std::string_view event,
                      std::string_view arg_json) {
   if (room* r = channel_room(from); has_others(r, from)) {
     deliver(*r, make_text_frame({event_prefix, arg_json, sio::event_tail}), &from);
   }
-  if (bus_ == nullptr) return;
+  if (bus_ == nullptr) return false;
   wire::broadcast b;
   b.data_json = sio::event_data(event, arg_json);
   b.rooms.emplace_back(from.channel());
   b.except.emplace_back(from.id());
-  bus_->publish(std::move(b));
+  return bus_->publish(std::move(b));
 }
 
 namespace {
@@ -198,13 +212,14 @@ bool chat::send_all(member& m, const std::vector<shared_bytes>& frames) {
   return true;
 }
 
-void chat::on_binary_event(member& s, std::string_view name, std::string_view payload_json,
-                           std::vector<std::string> attachments) {
-  if (name != "message") return;
+app::ack_args chat::on_binary_event(member& s, std::string_view name,
+                                   std::string_view payload_json,
+                                   std::vector<std::string> attachments) {
+  if (name != "message") return std::nullopt;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
   std::string storage;
   std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
-  if (!payload) return;
+  if (!payload) return refused_ack();
   // client.to(channel).emit("chat", payload): the payload keeps its placeholders, the parts go
   // along as they came.
   std::string data_json;
@@ -218,7 +233,7 @@ void chat::on_binary_event(member& s, std::string_view name, std::string_view pa
     });
     stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
   }
-  if (bus_ == nullptr) return;
+  if (bus_ == nullptr) return bus_ack(false);
   // Other nodes get packet.data with each attachment as a msgpack bin, as a Node server sends a
   // Buffer.
   wire::broadcast b;
@@ -226,7 +241,7 @@ void chat::on_binary_event(member& s, std::string_view name, std::string_view pa
   b.attachments = std::move(attachments);
   b.rooms.emplace_back(s.channel());
   b.except.emplace_back(s.id());
-  bus_->publish(std::move(b));
+  return bus_ack(bus_->publish(std::move(b)));
 }
 
 void chat::on_bus(const wire::broadcast& b) {

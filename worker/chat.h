@@ -49,12 +49,16 @@ class chat final : public app {
   void on_room_ready(std::string_view room);
   void release_pending();
   // A `message` event: relays its first argument as `chat` to the room. Other events have no
-  // handler in the seed's gateway: ignored, as socket.io does.
-  void on_event(member& m, std::string_view name, std::string_view first_arg_json) override;
+  // handler in the seed's gateway: ignored, as socket.io does (no ACK).
+  // A `message`'s ACK says whether the broadcast reached the bus: [{"bus":true}] when the
+  // publisher link took it (it is on its way to Redis; local members have it already),
+  // [{"bus":false}] when it was dropped (Redis down or not keeping up, or no bus): only this
+  // worker's members got it.
+  ack_args on_event(member& m, std::string_view name, std::string_view first_arg_json) override;
   // A BINARY_EVENT `message`: relays it with its attachments to the room, here and through the
-  // bus (attachments as msgpack bin, the way Node's adapter sends Buffers).
-  void on_binary_event(member& m, std::string_view name, std::string_view first_arg_json,
-                       std::vector<std::string> attachments) override;
+  // bus (attachments as msgpack bin, the way Node's adapter sends Buffers); acknowledged as above.
+  ack_args on_binary_event(member& m, std::string_view name, std::string_view first_arg_json,
+                           std::vector<std::string> attachments) override;
   // The socket left (Socket.IO DISCONNECT or transport gone).
   void on_disconnect(member& m) override;
   // A broadcast published by another node.
@@ -100,7 +104,9 @@ class chat final : public app {
   std::function<void(member&)> leave_sink;
 
  private:
-  void broadcast(member& from, std::string_view event_prefix, std::string_view event,
+  // Delivers to the local members of from's room and publishes on the bus; true when the bus
+  // took the publish.
+  bool broadcast(member& from, std::string_view event_prefix, std::string_view event,
                  std::string_view arg_json);
   // The room named by m's channel (the seed's client.to(channel)), if it has local members.
   room* channel_room(member& m);

@@ -329,10 +329,9 @@ struct redis_uv_access {
       report_down(detach(io), why);
       return;
     }
-    uv_timer_stop(&io->timer);
     auto* ctx = const_cast<redisAsyncContext*>(ac);
     redisEnableKeepAlive(&ctx->c);  // notices a peer that vanished without a FIN
-    // AUTH and SELECT go first in the stream, so commands the ready callback issues follow them.
+    // AUTH and SELECT go first in the stream, then the PING whose answer makes the link ready.
     if (!l->endpoint_.password.empty()) {
       const char* argv[] = {"AUTH", l->endpoint_.password.c_str()};
       const size_t lens[] = {4, l->endpoint_.password.size()};
@@ -344,8 +343,29 @@ struct redis_uv_access {
       const size_t lens[] = {6, db.size()};
       redisAsyncCommandArgv(ctx, on_setup_reply, io, 2, argv, lens);
     }
+    redisAsyncCommand(ctx, on_handshake_pong, io, "PING");
+  }
+
+  // The TCP connect alone proves nothing: the kernel completes it for a Redis that is stopped
+  // (SIGSTOP, a wedged process) from its listen backlog. The link is ready once Redis answers
+  // the PING after AUTH/SELECT; until then the connect timeout still runs.
+  static void on_handshake_pong(redisAsyncContext* ac, void* r, void* privdata) noexcept {
+    if (r == nullptr) {
+      return;  // the context is being freed: the attempt was ended elsewhere
+    }
+    auto* io = static_cast<redis_io*>(privdata);
+    redis_link* l = io->link;
+    if (l == nullptr) {
+      return;
+    }
+    auto* reply = static_cast<redisReply*>(r);
+    if (reply->type == REDIS_REPLY_ERROR) {
+      fail(io, fmt::format("PING refused: {}", std::string(reply->str, reply->len)));
+      return;
+    }
+    uv_timer_stop(&io->timer);
     l->state_ = redis_link::state::ready;
-    l->ctx_ = ctx;
+    l->ctx_ = ac;
     auto cb = l->cb_.on_ready;
     if (cb) {
       cb();

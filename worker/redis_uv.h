@@ -16,7 +16,7 @@ namespace chatd {
 class redis_link {
  public:
   struct callbacks {
-    std::function<void()> on_ready;                       // connected (and AUTH/SELECT sent)
+    std::function<void()> on_ready;  // connected, AUTH/SELECT sent, and Redis answered a PING
     std::function<void(const std::string& why)> on_down;  // failed to connect, or lost
   };
 

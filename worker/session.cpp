@@ -376,8 +376,8 @@ void session::on_event(std::string_view data, int64_t ack_id) {
   if (!within_message_rate()) return;
   std::optional<sio::event_args> ev = sio::split_event(data);
   if (!ev) return fail(ws::close_code::protocol_error, "malformed EVENT");
-  ctx_.application.on_event(*this, ev->name, ev->first_arg);
-  if (ack_id >= 0 && ev->name == "message") send(make_text_frame({sio::encode_empty_ack(ack_id)}));
+  app::ack_args ack = ctx_.application.on_event(*this, ev->name, ev->first_arg);
+  if (ack_id >= 0 && ack) send(make_text_frame({sio::encode_ack(ack_id, *ack)}));
 }
 
 void session::refuse_connect(std::string_view message) {
@@ -427,10 +427,9 @@ void session::finish_binary() {
   if (p && within_message_rate()) {
     std::optional<sio::event_args> ev = sio::split_event(p->data);
     if (ev) {
-      ctx_.application.on_binary_event(*this, ev->name, ev->first_arg, std::move(b->parts));
-      if (p->ack_id >= 0 && ev->name == "message") {
-        send(make_text_frame({sio::encode_empty_ack(p->ack_id)}));
-      }
+      app::ack_args ack =
+          ctx_.application.on_binary_event(*this, ev->name, ev->first_arg, std::move(b->parts));
+      if (p->ack_id >= 0 && ack) send(make_text_frame({sio::encode_ack(p->ack_id, *ack)}));
     }
   }
 }

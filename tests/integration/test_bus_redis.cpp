@@ -12,6 +12,7 @@
 #include "worker/bus.h"
 #include "worker/redis_uv.h"
 
+#include <algorithm>
 #include <doctest/doctest.h>
 #include <hiredis/hiredis.h>
 #include <uv.h>
@@ -245,7 +246,7 @@ struct node {
                                                got.push_back(m);
                                                if (after_receive) after_receive();
                                              },
-                                             nullptr, nullptr});
+                                             nullptr, nullptr, nullptr});
   }
   // Makes this node serve the adapter's requests: what arrives raw on the request channel and on
   // the response channels, as (channel, payload).
@@ -259,6 +260,12 @@ struct node {
   uint64_t published() const { return stats.bus_published_total.load(); }
   uint64_t dropped() const { return stats.bus_publish_dropped_total.load(); }
   uint64_t reconnects() const { return stats.bus_reconnects_total.load(); }
+  // Whether a broadcast whose data contains `text` has arrived.
+  bool got_text(std::string_view text) const {
+    return std::any_of(got.begin(), got.end(), [&](const wire::broadcast& m) {
+      return m.data_json.find(text) != std::string::npos;
+    });
+  }
 };
 
 wire::broadcast chat(std::vector<std::string> rooms, const std::string& body) {
@@ -496,12 +503,7 @@ TEST_CASE("buses reconnect and resubscribe after Redis is killed and restarted")
 
   t.b->got.clear();
   CHECK(t.a->b->publish(chat({"general"}, "after restart")));
-  REQUIRE(run_until(&t.loop, [&] {
-    for (const auto& m : t.b->got) {
-      if (m.data_json.find("after restart") != std::string::npos) return true;
-    }
-    return false;
-  }));
+  REQUIRE(run_until(&t.loop, [&] { return t.b->got_text("after restart"); }));
   CHECK(t.finish() == 0);
 }
 
@@ -519,12 +521,38 @@ TEST_CASE("a Redis that stops answering is an outage; the buses come back when i
   }));
   t.b->got.clear();
   CHECK(t.a->b->publish(chat({"general"}, "after the stall")));
+  REQUIRE(run_until(&t.loop, [&] { return t.b->got_text("after the stall"); }));
+  CHECK(t.finish() == 0);
+}
+
+TEST_CASE("a Redis still stopped after the stall stays down: a reconnect the kernel accepts is not up") {
+  two_buses t;
+  REQUIRE(t.start_all());
+  REQUIRE(t.joined(*t.b, "general"));
+  t.redis.pause(true);
+  REQUIRE(run_until(&t.loop, [&] { return !t.a->b->up() && !t.b->b->up(); }));
+  // The reconnects that follow complete their TCP handshake from the listen backlog of the
+  // stopped process, which answers nothing: each attempt must time out, not report up.
+  const uint64_t attempts = t.a->reconnects();
+  bool came_up = false;
+  run_until(
+      &t.loop,
+      [&] {
+        came_up = came_up || t.a->b->up() || t.b->b->up();
+        return came_up;
+      },
+      3000);
+  CHECK_FALSE(came_up);
+  CHECK(t.a->reconnects() > attempts);
+  CHECK(t.a->stats.bus_up.load() == 0);
+  CHECK_FALSE(t.a->b->publish(chat({"general"}, "into the stopped Redis")));
+  t.redis.pause(false);
   REQUIRE(run_until(&t.loop, [&] {
-    for (const auto& m : t.b->got) {
-      if (m.data_json.find("after the stall") != std::string::npos) return true;
-    }
-    return false;
+    return t.both_up() && numsub(t.port, room_ch("general")) == 1;
   }));
+  t.b->got.clear();
+  CHECK(t.a->b->publish(chat({"general"}, "after SIGCONT")));
+  REQUIRE(run_until(&t.loop, [&] { return t.b->got_text("after SIGCONT"); }));
   CHECK(t.finish() == 0);
 }
 
@@ -576,7 +604,7 @@ TEST_CASE("a bus without stats publishes and delivers") {
   std::vector<std::string> got;
   bus quiet_a(&t.loop, t.cfg, "nostat", nullptr, {});
   bus quiet_b(&t.loop, t.cfg, "nostat2", nullptr,
-              {[&](const wire::broadcast& m) { got.push_back(m.data_json); }, nullptr, nullptr});
+              {[&](const wire::broadcast& m) { got.push_back(m.data_json); }, nullptr, nullptr, nullptr});
   CHECK_FALSE(quiet_a.publish(chat({}, "before start")));
   quiet_a.start();
   quiet_b.start();

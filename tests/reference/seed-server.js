@@ -12,7 +12,7 @@
  *   - `message` is sent on as `chat` with the same payload to the room's other members; like
  *     Nest's IoAdapter, several arguments travel as one array, and an ack callback is called
  *     (Nest would not call it, since the seed's handler returns nothing; chatd acknowledges, so the
- *     reference does too);
+ *     reference does too, with chatd's one argument {bus: <the publisher link took it>});
  *   - on disconnect the socket leaves its room;
  *   - rooms are shared through @socket.io/redis-adapter (the successor of the seed's
  *     socket.io-redis, same wire format) with node-redis 4 pub/sub clients.
@@ -84,6 +84,13 @@ function log(...parts) {
 
 // --- the seed's gateway, shared with the tests' Node peer -----------------------------------------
 
+// Whether the adapter's publisher takes a PUBLISH now (@socket.io/redis-adapter keeps it as
+// pubClient; with disableOfflineQueue node-redis refuses commands unless it is ready).
+function busAccepts(io) {
+  const pub = io.of('/').adapter.pubClient;
+  return Boolean(pub && pub.isReady);
+}
+
 // chat.gateway.ts on `io`, plus the handshake check; onConnections(n) after every change.
 function seedGateway(io, { onConnections = () => {} } = {}) {
   let connections = 0;
@@ -106,7 +113,8 @@ function seedGateway(io, { onConnections = () => {} } = {}) {
       const ack = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
       const payload = args.length === 1 ? args[0] : args; // Nest's IoAdapter.mapPayload
       socket.to(channel).emit('chat', payload);
-      if (ack) ack();
+      // As chatd: the ack says whether the broadcast reached the Redis publisher link.
+      if (ack) ack({ bus: busAccepts(io) });
     });
 
     socket.on('disconnect', () => {

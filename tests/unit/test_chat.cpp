@@ -62,6 +62,23 @@ TEST_CASE("chat: a message goes as chat to every other member of the room, same 
   CHECK(b.got.back() == R"(42["chat",null])");
 }
 
+TEST_CASE("chat: a message's ACK says it did not reach a bus when there is none; other events get none") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), b("b", "lobby");
+  c.on_connect(a);
+  c.on_connect(b);
+  app::ack_args ack = c.on_event(a, "message", "1");
+  REQUIRE(ack.has_value());
+  CHECK(*ack == R"([{"bus":false}])");
+  CHECK(b.got.back() == R"(42["chat",1])");  // delivered locally all the same
+  CHECK_FALSE(c.on_event(a, "typing", "true").has_value());
+  ack = c.on_binary_event(a, "message", R"({"_placeholder":true,"num":0})", {"x"});
+  REQUIRE(ack.has_value());
+  CHECK(*ack == R"([{"bus":false}])");
+  CHECK_FALSE(c.on_binary_event(a, "other", "1", {}).has_value());
+}
+
 TEST_CASE("chat: a member that disconnected gets nothing and the room goes with its last") {
   worker_stats stats;
   chat c(stats, nullptr);

@@ -31,14 +31,18 @@ struct recording_app final : app {
     calls.push_back("connect");
     if (accept) m.accept_connect();
   }
-  void on_event(member&, std::string_view name, std::string_view arg) override {
+  // A `message` is acknowledged with ack_json; other events are not.
+  ack_args on_event(member&, std::string_view name, std::string_view arg) override {
     calls.push_back(std::string("event ") + std::string(name) + " " + std::string(arg));
+    return name == "message" ? ack_args(ack_json) : std::nullopt;
   }
-  void on_binary_event(member&, std::string_view name, std::string_view arg,
-                       std::vector<std::string> parts) override {
+  ack_args on_binary_event(member&, std::string_view name, std::string_view arg,
+                           std::vector<std::string> parts) override {
     calls.push_back(std::string("binary ") + std::string(name) + " " + std::string(arg) + " " +
                     std::to_string(parts.size()));
+    return name == "message" ? ack_args(ack_json) : std::nullopt;
   }
+  std::string ack_json = "[]";
   void on_disconnect(member&) override { calls.push_back("disconnect"); }
   void on_ack(member&, int64_t id, std::string_view args, std::vector<std::string> parts) override {
     calls.push_back("ack " + std::to_string(id) + " " + std::string(args) + " " +
@@ -243,6 +247,16 @@ TEST_CASE("events reach the application; a message with an ack id is acknowledge
         std::vector<std::string>{"connect", "event message {\"body\":\"hi\"}", "event message 1",
                                  "event other "});
   CHECK(f.drain(s) == std::vector<std::string>{"437[]"});
+}
+
+TEST_CASE("a message's ACK carries the arguments the application returns") {
+  fixture f;
+  f.application.ack_json = R"([{"bus":false}])";
+  session& s = f.open();
+  s.on_poll_data("40");
+  f.drain(s);
+  s.on_poll_data("429[\"message\",1]\x1e" "4210[\"other\",1]");
+  CHECK(f.drain(s) == std::vector<std::string>{R"(439[{"bus":false}])"});
 }
 
 TEST_CASE("a binary event waits for its attachments, then reaches the application") {

@@ -434,9 +434,10 @@ TEST_CASE("sio: binary_event_head counts the attachments") {
   CHECK(sio::binary_event_head(12) == "4512-");
 }
 
-TEST_CASE("sio: encode_empty_ack writes 43<id>[]") {
-  CHECK(sio::encode_empty_ack(0) == "430[]");
-  CHECK(sio::encode_empty_ack(12345) == "4312345[]");
+TEST_CASE("sio: encode_ack writes 43<id><args>") {
+  CHECK(sio::encode_ack(0, "[]") == "430[]");
+  CHECK(sio::encode_ack(12345, "[]") == "4312345[]");
+  CHECK(sio::encode_ack(7, R"([{"bus":true}])") == R"(437[{"bus":true}])");
 }
 
 TEST_CASE("sio: encode_connect_error writes the message object, namespace when not /") {
