@@ -32,7 +32,8 @@ session::session(session_context& ctx, transport* ws, std::string query_json, st
                   bool has_channel, handshake_record hs)
     : ctx_(ctx),
       conn_(ws),
-      poll_(ws == nullptr ? std::make_unique<poll_transport>(*this, ctx.cfg.max_backpressure)
+      poll_(ws == nullptr ? std::make_unique<poll_transport>(*this, ctx.cfg.max_backpressure,
+                                                                  ctx.output)
                           : nullptr),
       query_json_(std::move(query_json)),
       channel_(std::move(channel)),
@@ -87,6 +88,16 @@ session::transport_kind session::current_transport() const {
 void session::transport_overflow(transport& t) {
   CHATD_ASSERT(&t == conn_, "an overflow from a transport that carries another session");
   ctx_.stats.dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
+  doom();
+}
+
+void session::output_budget_exceeded(transport& t) {
+  CHATD_ASSERT(&t == conn_, "an output budget drop of a transport that carries another session");
+  ctx_.stats.output_budget_dropped_total.fetch_add(1, std::memory_order_relaxed);
+  doom();
+}
+
+void session::doom() {
   doomed_ = true;
   ctx_.timers.schedule(*this, uv_now(ctx_.loop));
 }
