@@ -244,6 +244,7 @@ void session::on_timer() {
   } else if (now >= s->next_ping_at_) {
     s->send(s->ctx_.ping_frame);
     s->awaiting_pong_ = true;
+    s->pong_deadline_extended_ = false;
     s->pong_deadline_ = now + s->ctx_.cfg.ping_timeout_ms;
   }
   s->arm_timer();
@@ -263,6 +264,14 @@ void session::fail(uint16_t ws_code, std::string_view why) {
 void session::on_text(std::string_view packet) {
   if (state_ >= state::closing) return;
   if (packet.empty()) return fail(ws::close_code::protocol_error, "empty packet");
+  if (awaiting_pong_ && !pong_deadline_extended_ &&
+      static_cast<eio::packet_type>(packet[0]) != eio::packet_type::pong) {
+    // As engine.io (6.6): a client that keeps sending is alive, its pong may be stuck behind
+    // its own data: the deadline moves once per ping, by ping_timeout. A client that never
+    // reads sees no ping to answer and still goes (README "Slow consumers").
+    pong_deadline_ = uv_now(ctx_.loop) + ctx_.cfg.ping_timeout_ms;
+    pong_deadline_extended_ = true;
+  }
   switch (static_cast<eio::packet_type>(packet[0])) {
     case eio::packet_type::message:
       return on_socketio(packet.substr(1));

@@ -169,6 +169,7 @@ class session final : public member, private timer_node {
   bool awaiting_pong_ = false;
   uint64_t next_ping_at_ = 0;
   uint64_t pong_deadline_ = 0;
+  bool pong_deadline_extended_ = false;  // a packet while awaiting the pong moved it (once)
   uint64_t connect_deadline_ = 0;
   uint64_t upgrade_deadline_ = 0;
   // The upgrade: the WebSocket probing (it answered "2probe" once poll_ answers GETs at once).
