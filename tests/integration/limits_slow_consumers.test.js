@@ -127,14 +127,20 @@ async function flood(c, until) {
 
 const HEARTBEAT = { engineio: { ping_interval: 500, ping_timeout: 1000 } };
 
-test('a sender that writes at full speed and never reads is kept until the heartbeat ends it', { timeout: 30_000 }, async (t) => {
-  if (process.env.CHATD_TARGET === 'reference') return t.skip('chatd\'s limits and metrics');
+// A worker with a short heartbeat and a reader in room "flood"; got() is what the reader got.
+async function floodRoom(t) {
   const s = scope(t);
   const redis = await s.redis();
   const server = await s.server({ workers: 1, redisUrl: redis.url, config: HEARTBEAT });
   const reader = await s.client(server.url, { channel: 'flood', userId: 'reader' });
-  let got = 0;
-  reader.on('chat', () => { got++; });
+  let n = 0;
+  reader.on('chat', () => { n++; });
+  return { s, server, got: () => n };
+}
+
+test('a sender that writes at full speed and never reads is kept until the heartbeat ends it', { timeout: 30_000 }, async (t) => {
+  if (process.env.CHATD_TARGET === 'reference') return t.skip('chatd\'s limits and metrics');
+  const { s, server, got } = await floodRoom(t);
   const c = s.track(await openEngineIO(server.port, { query: { channel: 'flood', userId: 'fast' }, autoPong: false }));
   assert.match(await c.connect(), /^40/);
   c.ws.sock.pause();  // from now on it reads nothing: it never sees the ping it should answer
@@ -142,7 +148,7 @@ test('a sender that writes at full speed and never reads is kept until the heart
   const { sent, error } = await flood(c, () => Date.now() - t0 > 15_000);
   const lived = Date.now() - t0;
   const m = await getMetrics(server.port);
-  t.diagnostic(`sent ${sent} events in ${lived} ms before ${error ? error.code : 'the close'}; the reader got ${got}`);
+  t.diagnostic(`sent ${sent} events in ${lived} ms before ${error ? error.code : 'the close'}; the reader got ${got()}`);
   assert.ok(c.ws.tcpClosed || error, 'chatd ended the connection');
   // Not before the pong was due (ping_interval + ping_timeout), nor long after it (plus the
   // 2 s lingering close, which reads until the client stops).
@@ -150,25 +156,20 @@ test('a sender that writes at full speed and never reads is kept until the heart
   assert.equal(metric(m.samples, 'chatd_dropped_slow_total'), 0, 'not for its own output');
   assert.equal(metric(m.samples, 'chatd_output_budget_dropped_total'), 0, 'nor for the budget');
   assert.ok(metric(m.samples, 'chatd_limit_rate_dropped_total') > 0, 'over message_rate its events are dropped');
-  assert.ok(got > 0 && got < sent, `the reader got the events within the rate (${got} of ${sent})`);
+  assert.ok(got() > 0 && got() < sent, `the reader got the events within the rate (${got()} of ${sent})`);
   assert.equal(metric(m.samples, 'chatd_sessions'), 1, 'the reader stays');
   return undefined;
 });
 
 test('a sender that writes at full speed and reads only what it must keeps its session', { timeout: 30_000 }, async (t) => {
   if (process.env.CHATD_TARGET === 'reference') return t.skip('chatd\'s limits and metrics');
-  const s = scope(t);
-  const redis = await s.redis();
-  const server = await s.server({ workers: 1, redisUrl: redis.url, config: HEARTBEAT });
-  const reader = await s.client(server.url, { channel: 'flood', userId: 'reader' });
-  let got = 0;
-  reader.on('chat', () => { got++; });
+  const { s, server, got } = await floodRoom(t);
   // Reads what chatd sends it (pings, the rate-limit error), answers each ping, drops the rest.
   const c = s.track(await openEngineIO(server.port, { query: { channel: 'flood', userId: 'fast' } }));
   assert.match(await c.connect(), /^40/);
   const t0 = Date.now();
   const { sent, error } = await flood(c, () => Date.now() - t0 > 5000);
-  t.diagnostic(`sent ${sent} events in 5 s through ${c.pings} pings; the reader got ${got}`);
+  t.diagnostic(`sent ${sent} events in 5 s through ${c.pings} pings; the reader got ${got()}`);
   assert.equal(error, null, 'no write error');
   assert.equal(c.ws.tcpClosed, false, 'still connected after ten ping intervals');
   assert.ok(c.pings >= 5, `it answered the pings (${c.pings})`);
