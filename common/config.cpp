@@ -179,6 +179,10 @@ constexpr numeric_key k_numeric_keys[] = {
   {"limits.max_backpressure", value_form::size, k_kib, UINT32_MAX,
    [](const config& c) -> int64_t { return c.max_backpressure; },
    [](config& c, int64_t v) { c.max_backpressure = static_cast<uint32_t>(v); }},
+  // Per worker; 0 turns the budget off (max_backpressure still holds each client).
+  {"limits.max_output_memory", value_form::size, 0, 1024 * k_gib,
+   [](const config& c) -> int64_t { return static_cast<int64_t>(c.max_output_memory); },
+   [](config& c, int64_t v) { c.max_output_memory = static_cast<uint64_t>(v); }},
   {"limits.max_header_size", value_form::size, k_kib, k_mib,
    [](const config& c) -> int64_t { return c.max_header_size; },
    [](config& c, int64_t v) { c.max_header_size = static_cast<uint32_t>(v); }},

@@ -48,6 +48,7 @@ struct config {
   // limits:
   uint32_t max_connections = 100000;           // whole daemon, split evenly over the workers
   uint32_t max_backpressure = 1048576;         // bytes queued to one client before it is dropped
+  uint64_t max_output_memory = 268435456;      // bytes queued over all of a worker's clients; 0: none
   uint32_t max_header_size = 8192;             // HTTP request head
   uint32_t handshake_timeout_ms = 5000;        // for each HTTP request head (slowloris)
   uint32_t max_connections_per_ip = 1000;      // per worker; 0: no limit

@@ -25,6 +25,8 @@ struct worker_stats {
   std::atomic<uint64_t> messages_in_total{0};   // chat messages received from clients
   std::atomic<uint64_t> deliveries_total{0};    // packets queued to clients by broadcasts
   std::atomic<uint64_t> dropped_slow_total{0};  // clients dropped over max_backpressure
+  std::atomic<uint64_t> output_budget_dropped_total{0};  // clients dropped over max_output_memory
+  std::atomic<uint64_t> output_queued_bytes{0};  // output queued now, as max_output_memory counts it
   std::atomic<uint64_t> bus_published_total{0};
   std::atomic<uint64_t> bus_received_total{0};
   std::atomic<uint64_t> bus_publish_dropped_total{0};  // not published: Redis was down

@@ -28,7 +28,7 @@ struct write_req {
 
 }  // namespace
 
-connection::connection(server& srv) : srv_(srv) { tcp_.data = this; }
+connection::connection(server& srv) : output_account(&srv.output()), srv_(srv) { tcp_.data = this; }
 
 connection::~connection() {
   CHATD_ASSERT(handle_closed_, "a connection freed before its TCP handle was closed");
@@ -176,6 +176,7 @@ bool connection::send(const shared_bytes& bytes) {
   }
   out_.push_back(out_chunk{bytes, 0});
   queued_bytes_ += n;
+  charge_output(n + k_entry_bytes, uv_now(srv_.loop()));
   mark_dirty();
   return true;
 }
@@ -189,21 +190,26 @@ void connection::mark_dirty() {
 
 void connection::consume(size_t bytes) {
   queued_bytes_ -= bytes;
+  size_t released = bytes;
   while (bytes > 0) {
     out_chunk& c = out_[out_head_];
     size_t left = c.bytes->size() - c.offset;
     if (bytes < left) {
       c.offset += bytes;
+      release_output(released);
       return;
     }
     bytes -= left;
     c.bytes.reset();
     ++out_head_;
+    released += k_entry_bytes;
   }
   while (out_head_ < out_.size() && out_[out_head_].offset == out_[out_head_].bytes->size()) {
     out_[out_head_].bytes.reset();
     ++out_head_;
+    released += k_entry_bytes;
   }
+  release_output(released);
 }
 
 std::string connection::peer_address() {
@@ -352,9 +358,16 @@ void connection::abort(std::string_view why) {
   srv_.close_soon(*this);
 }
 
+void connection::drop_for_budget() {
+  srv_.stats().output_budget_dropped_total.fetch_add(1, std::memory_order_relaxed);
+  abort("over the worker's output budget");
+}
+
 void connection::close_now() {
   if (phase_ == phase::closed) return;
   disarm_head_deadline();
+  // Nothing queued will be written now; the queue itself goes with the object, shortly.
+  release_all_output();
   if (session_ != nullptr) {
     session* s = session_;
     session_ = nullptr;

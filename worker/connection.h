@@ -18,6 +18,7 @@
 
 #include "common/ws_codec.h"
 #include "worker/frame.h"
+#include "worker/output_budget.h"
 #include "worker/poll_transport.h"
 #include "worker/timer_wheel.h"
 #include "worker/transport.h"
@@ -47,7 +48,7 @@ struct deferred_reply {
 };
 
 class connection final : public transport, public held_get, private ws::frame_handler,
-                         private timer_node {
+                         private timer_node, private output_account {
  public:
   // A connection with an initialised TCP handle, or nullptr (logged) when libuv refused one.
   static connection* create(server& srv, uv_loop_t* loop);
@@ -80,8 +81,9 @@ class connection final : public transport, public held_get, private ws::frame_ha
   // This WebSocket carries `s` (its transport, or a probe of its upgrade): frames go to it.
   void carry(session& s) { session_ = &s; }
   // transport
-  // Queues bytes for the next flush. Returns false, and drops the client, when the queue would
-  // exceed max_backpressure; false also when the connection is closing.
+  // Queues bytes for the next flush, charged to the worker's output budget. Returns false, and
+  // drops the client, when the queue would exceed max_backpressure; false also when the
+  // connection is closing.
   bool send(const shared_bytes& bytes) override;
   void close(uint16_t code, std::string_view why) override { close_ws(code, why); }
   void release() override { session_ = nullptr; }
@@ -149,6 +151,9 @@ class connection final : public transport, public held_get, private ws::frame_ha
   void arm_head_deadline();
   void disarm_head_deadline();
   void on_head_timeout();
+  // output_account: the worker is over limits.max_output_memory and this queue is among the
+  // largest: closed without flushing, by the sweep.
+  void drop_for_budget() override;
 
   // frame_handler
   bool on_message(ws::opcode op, std::string_view payload) override;

@@ -16,8 +16,8 @@ std::string noop_payload() { return std::string(1, static_cast<char>(eio::packet
 
 }  // namespace
 
-poll_transport::poll_transport(session& owner, size_t max_pending)
-    : owner_(owner), max_pending_(max_pending) {}
+poll_transport::poll_transport(session& owner, size_t max_pending, output_budget* budget)
+    : output_account(budget), owner_(owner), max_pending_(max_pending) {}
 
 poll_transport::~poll_transport() {
   CHATD_ASSERT(held_ == nullptr, "a polling transport freed while a connection holds its GET");
@@ -35,8 +35,14 @@ bool poll_transport::send(const shared_bytes& frame) {
   }
   pending_.push_back(frame);
   pending_bytes_ += n;
+  charge_output(n + k_entry_bytes, owner_.now());
   if (held_ != nullptr) held_->wake();
   return true;
+}
+
+void poll_transport::drop_for_budget() {
+  owner_.output_budget_exceeded(*this);
+  refusing_ = true;
 }
 
 void poll_transport::close(uint16_t, std::string_view) {
@@ -48,6 +54,7 @@ void poll_transport::close(uint16_t, std::string_view) {
   payload.push_back(static_cast<char>(eio::packet_type::close));
   pending_.clear();
   pending_bytes_ = 0;
+  release_all_output();
   held_get* g = held_;
   held_ = nullptr;
   g->answer_poll(payload);
@@ -68,6 +75,7 @@ std::string poll_transport::take_payload() {
   append_poll_payload(out, pending_);
   pending_.clear();
   pending_bytes_ = 0;
+  release_all_output();
   // A burst made the list long; an idle session should not keep its capacity.
   if (pending_.capacity() > 16) pending_.shrink_to_fit();
   return out;
@@ -95,6 +103,7 @@ std::vector<shared_bytes> poll_transport::take_pending() {
   std::vector<shared_bytes> out;
   out.swap(pending_);
   pending_bytes_ = 0;
+  release_all_output();
   return out;
 }
 

@@ -13,6 +13,7 @@
 //     flush via take_payload, or close/answer_noop here).
 
 #include "worker/frame.h"
+#include "worker/output_budget.h"
 #include "worker/transport.h"
 
 #include <cstddef>
@@ -40,10 +41,11 @@ class held_get {
   held_get& operator=(const held_get&) = delete;
 };
 
-class poll_transport final : public transport {
+class poll_transport final : public transport, private output_account {
  public:
-  // `max_pending` bounds the bytes waiting for a GET (max_backpressure).
-  poll_transport(session& owner, size_t max_pending);
+  // `max_pending` bounds the bytes waiting for a GET (max_backpressure); what waits is charged
+  // to `budget` (limits.max_output_memory; null: not counted).
+  poll_transport(session& owner, size_t max_pending, output_budget* budget);
   ~poll_transport();
 
   // transport. send() refuses a frame over the bound and tells the session
@@ -72,6 +74,10 @@ class poll_transport final : public transport {
   std::vector<shared_bytes> take_pending();
 
  private:
+  // output_account: over the worker's budget, this session is among the largest: it ends, as
+  // over max_backpressure.
+  void drop_for_budget() override;
+
   session& owner_;
   size_t max_pending_;
   std::vector<shared_bytes> pending_;

@@ -33,6 +33,7 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
       stats_(stats),
       timers_(loop, k_timer_tick_ms, &session::timer_fired, nullptr),
       conn_timers_(loop, k_conn_timer_tick_ms, &connection::head_timer_fired, nullptr),
+      output_(cfg.max_output_memory),
       ip_limits_(ip_limit_settings{cfg.max_connections_per_ip, cfg.rooms_per_ip_per_minute,
                                    cfg.rooms_per_ip}),
       read_buf_(k_read_buffer + k_read_padding) {
@@ -70,7 +71,7 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
   adapter_->start();
   session_ctx_.emplace(session_context{loop_, cfg_, slot_, stats_, timers_, ping_frame_, *chat_,
-                                       sessions_});
+                                       sessions_, &output_});
   bus_->start();
 }
 
@@ -219,6 +220,8 @@ void server::on_prepare(uv_prepare_t* p) noexcept {
     srv->dirty_.recycle(std::move(batch));
     srv->sweep_closing();
   }
+  // The budget sees what the writes could not take: a reader's burst has left by now.
+  srv->enforce_output_budget();
   srv->sessions_.collect();
   // Work left after the bounded rounds must not wait for an unrelated wake-up: an active idle
   // handle makes the next poll return at once, and this runs again.
@@ -227,6 +230,20 @@ void server::on_prepare(uv_prepare_t* p) noexcept {
   } else {
     uv_idle_stop(&srv->more_);
   }
+}
+
+void server::enforce_output_budget() {
+  if (output_.over()) {
+    const uint64_t before = output_.total();
+    output_budget::dropped d = output_.enforce();
+    output_budget_log_(uv_now(loop_), [&](uint64_t suppressed) {
+      log::warn("queued output {} bytes over limits.max_output_memory {}: dropping {} clients "
+                "holding {} bytes ({} such lines suppressed)",
+                before, output_.limit(), d.clients, d.bytes, suppressed);
+    });
+    sweep_closing();
+  }
+  stats_.output_queued_bytes.store(output_.total(), std::memory_order_relaxed);
 }
 
 void server::linger(connection& c) {

@@ -5,12 +5,14 @@
 
 #include "common/config.h"
 #include "common/ip_limits.h"
+#include "common/rate_limited.h"
 #include "common/stats.h"
 #include "worker/adapter_node.h"
 #include "worker/bus.h"
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/handover.h"
+#include "worker/output_budget.h"
 #include "worker/session_context.h"
 #include "worker/session_registry.h"
 #include "worker/timer_wheel.h"
@@ -58,6 +60,8 @@ class server {
   adapter_node& adapter() { return *adapter_; }
   std::pair<char*, size_t> read_buffer() { return {read_buf_.data(), read_buf_.size() - k_read_padding}; }
   void mark_dirty(connection& c);
+  // limits.max_output_memory: every client queue of this worker is charged to it.
+  output_budget& output() { return output_; }
   // Connections' request-head deadlines (limits.handshake_timeout).
   timer_wheel& connection_timers() { return conn_timers_; }
   // Engine.IO sessions of this worker by sid (WebSocket and polling).
@@ -91,6 +95,8 @@ class server {
   static void on_deadline(uv_timer_t* t) noexcept;
   static void on_linger_timer(uv_timer_t* t) noexcept;
   void sweep_closing();
+  // Drops the largest queues while the worker is over its output budget (after the flush).
+  void enforce_output_budget();
   void stop_accepting();
   void close_all(uint16_t code);
   void maybe_finish();
@@ -120,6 +126,9 @@ class server {
   // Request-head deadlines of connections speaking HTTP; coarse ticks (seconds-long timeouts).
   static constexpr uint64_t k_conn_timer_tick_ms = 100;
   timer_wheel conn_timers_;
+  // Declared before anything that queues output (connections are freed before the server).
+  output_budget output_;
+  log::rate_limited output_budget_log_;
   // Per-address connection and room counts of this worker (limits: in the config).
   ip_limits ip_limits_;
   std::vector<char> read_buf_;

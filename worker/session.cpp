@@ -32,7 +32,8 @@ session::session(session_context& ctx, transport* ws, std::string query_json, st
                   bool has_channel, handshake_record hs)
     : ctx_(ctx),
       conn_(ws),
-      poll_(ws == nullptr ? std::make_unique<poll_transport>(*this, ctx.cfg.max_backpressure)
+      poll_(ws == nullptr ? std::make_unique<poll_transport>(*this, ctx.cfg.max_backpressure,
+                                                                  ctx.output)
                           : nullptr),
       query_json_(std::move(query_json)),
       channel_(std::move(channel)),
@@ -87,6 +88,16 @@ session::transport_kind session::current_transport() const {
 void session::transport_overflow(transport& t) {
   CHATD_ASSERT(&t == conn_, "an overflow from a transport that carries another session");
   ctx_.stats.dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
+  doom();
+}
+
+void session::output_budget_exceeded(transport& t) {
+  CHATD_ASSERT(&t == conn_, "an output budget drop of a transport that carries another session");
+  ctx_.stats.output_budget_dropped_total.fetch_add(1, std::memory_order_relaxed);
+  doom();
+}
+
+void session::doom() {
   doomed_ = true;
   ctx_.timers.schedule(*this, uv_now(ctx_.loop));
 }
@@ -233,6 +244,7 @@ void session::on_timer() {
   } else if (now >= s->next_ping_at_) {
     s->send(s->ctx_.ping_frame);
     s->awaiting_pong_ = true;
+    s->pong_deadline_extended_ = false;
     s->pong_deadline_ = now + s->ctx_.cfg.ping_timeout_ms;
   }
   s->arm_timer();
@@ -252,6 +264,14 @@ void session::fail(uint16_t ws_code, std::string_view why) {
 void session::on_text(std::string_view packet) {
   if (state_ >= state::closing) return;
   if (packet.empty()) return fail(ws::close_code::protocol_error, "empty packet");
+  if (awaiting_pong_ && !pong_deadline_extended_ &&
+      static_cast<eio::packet_type>(packet[0]) != eio::packet_type::pong) {
+    // As engine.io (6.6): a client that keeps sending is alive, its pong may be stuck behind
+    // its own data: the deadline moves once per ping, by ping_timeout. A client that never
+    // reads sees no ping to answer and still goes (README "Slow consumers").
+    pong_deadline_ = uv_now(ctx_.loop) + ctx_.cfg.ping_timeout_ms;
+    pong_deadline_extended_ = true;
+  }
   switch (static_cast<eio::packet_type>(packet[0])) {
     case eio::packet_type::message:
       return on_socketio(packet.substr(1));
@@ -389,10 +409,12 @@ void session::refuse_connect(std::string_view message) {
 
 bool session::within_message_rate() {
   const config& cfg = ctx_.cfg;
-  if (message_rate_.take(uv_now(ctx_.loop), cfg.message_rate, cfg.message_burst)) {
-    rate_told_ = false;
-    return true;
-  }
+  const uint64_t now = uv_now(ctx_.loop);
+  // One `error` per run over the limit: a run ends once the client has stayed under the rate
+  // long enough to fill its bucket again (not at the next event the bucket lets through, which
+  // would tell a sender that stays over the rate about every 1/rate seconds).
+  if (rate_told_ && message_rate_.full(now, cfg.message_rate, cfg.message_burst)) rate_told_ = false;
+  if (message_rate_.take(now, cfg.message_rate, cfg.message_burst)) return true;
   ctx_.stats.limit_rate_dropped_total.fetch_add(1, std::memory_order_relaxed);
   if (!rate_told_ || cfg.message_rate_disconnect) {
     rate_told_ = true;

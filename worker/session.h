@@ -69,6 +69,11 @@ class session final : public member, private timer_node {
   // A buffering transport (polling) refused a frame over max_backpressure, maybe inside a
   // broadcast walking our room: the session ends from its timer instead.
   void transport_overflow(transport& t);
+  // The worker is over limits.max_output_memory and `t` (polling) holds the most: the session
+  // ends from its timer, as for transport_overflow.
+  void output_budget_exceeded(transport& t);
+  // The loop's clock (ms), for a transport's bookkeeping.
+  uint64_t now() const { return uv_now(ctx_.loop); }
   // An Engine.IO packet arrived as a text message (WebSocket) or in a POST body.
   void on_text(std::string_view packet);
   // A WebSocket binary message: a Socket.IO attachment.
@@ -118,6 +123,8 @@ class session final : public member, private timer_node {
   void on_probe_text(std::string_view packet);
   // Lets the probe go and closes it (refused, failed or timed out).
   void drop_probe();
+  // Ends the session from its timer (now, outside the caller's loop), taking nothing more.
+  void doom();
   void open();
   void set_state(state next);
   void on_socketio(std::string_view text);
@@ -162,6 +169,7 @@ class session final : public member, private timer_node {
   bool awaiting_pong_ = false;
   uint64_t next_ping_at_ = 0;
   uint64_t pong_deadline_ = 0;
+  bool pong_deadline_extended_ = false;  // a packet while awaiting the pong moved it (once)
   uint64_t connect_deadline_ = 0;
   uint64_t upgrade_deadline_ = 0;
   // The upgrade: the WebSocket probing (it answered "2probe" once poll_ answers GETs at once).

@@ -1,7 +1,7 @@
 #pragma once
 // What an Engine.IO session may use of its worker: the loop's clock, the configuration, the
-// statistics, the heartbeat timer wheel, the shared ping frame, the application on "/" and the
-// registry that owns sessions. Nothing else of the server: a session can be built and driven in
+// statistics, the heartbeat timer wheel, the shared ping frame, the application on "/", the
+// registry that owns sessions and the worker's output budget. Nothing else of the server: a session can be built and driven in
 // a unit test on a bare loop with a context of the test's own.
 
 #include "common/config.h"
@@ -13,6 +13,7 @@
 namespace chatd {
 
 class app;
+class output_budget;
 class session_registry;
 class timer_wheel;
 
@@ -25,6 +26,7 @@ struct session_context {
   shared_bytes ping_frame;
   app& application;
   session_registry& registry;
+  output_budget* output = nullptr;  // limits.max_output_memory; null: not counted (unit tests)
 };
 
 }  // namespace chatd

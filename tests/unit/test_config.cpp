@@ -56,6 +56,7 @@ void check_equal(const config& a, const config& b) {
   CHECK(a.allowed_origins == b.allowed_origins);
   CHECK(a.max_connections == b.max_connections);
   CHECK(a.max_backpressure == b.max_backpressure);
+  CHECK(a.max_output_memory == b.max_output_memory);
   CHECK(a.max_header_size == b.max_header_size);
   CHECK(a.shutdown_timeout_ms == b.shutdown_timeout_ms);
   CHECK(a.adapter_serve_requests == b.adapter_serve_requests);
@@ -116,6 +117,7 @@ TEST_CASE("a default-constructed config has the documented defaults") {
   CHECK(c.allowed_origins.empty());
   CHECK(c.max_connections == 100000);
   CHECK(c.max_backpressure == 1048576);
+  CHECK(c.max_output_memory == 268435456u);
   CHECK(c.max_header_size == 8192);
   CHECK(c.shutdown_timeout_ms == 10000);
   CHECK(c.adapter_serve_requests);
@@ -331,6 +333,15 @@ TEST_CASE("a size past 32 bits is out of range") {
   config_error e = load_error("limits:\n  max_backpressure: 4GiB\n");
   CHECK(e.line == 2);
   CHECK(e.reason == "limits.max_backpressure: must be at least 1KiB, got '4GiB'");
+}
+
+TEST_CASE("max_output_memory takes sizes past 32 bits, 0 for none, and refuses more than 1024GiB") {
+  CHECK(load_ok("limits: {max_output_memory: 8GiB}").max_output_memory == 8589934592u);
+  CHECK(load_ok("limits: {max_output_memory: 0}").max_output_memory == 0u);
+  config_error e = load_error("limits:\n  max_output_memory: 1025GiB\n");
+  CHECK(e.line == 2);
+  CHECK(contains(e.reason, "limits.max_output_memory: must be"));
+  CHECK(contains(e.reason, "got '1025GiB'"));
 }
 
 TEST_CASE("a size whose multiplication overflows is out of range") {

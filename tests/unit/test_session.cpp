@@ -341,6 +341,24 @@ TEST_CASE("a ping left unanswered past the ping timeout ends the session") {
   CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
 }
 
+TEST_CASE("a packet while a pong is awaited moves the ping deadline once, by ping_timeout") {
+  config c = short_timers();
+  c.ping_interval_ms = 100;
+  c.ping_timeout_ms = 200;
+  fixture f(c);
+  session& s = f.open();
+  s.on_poll_data("40");
+  std::string sid(s.eio_sid());
+  f.run_for(250);  // the ping at 100 ms: the pong is due by 300 ms
+  s.on_poll_data("6");  // due by 450 ms now
+  f.run_for(10);
+  s.on_poll_data("6");  // once per ping: no further
+  f.run_for(140);  // 400 ms
+  CHECK(f.registry->find(sid) == &s);
+  f.run_for(120);  // 520 ms
+  CHECK(f.registry->find(sid) == nullptr);
+}
+
 TEST_CASE("no CONNECT within connect_timeout ends the session") {
   config c = short_timers();
   c.ping_interval_ms = 1000;  // no heartbeat in the way
