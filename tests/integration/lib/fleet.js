@@ -29,10 +29,10 @@ const { slotOf } = require('./process');
 const FAST_MS = 1000;
 const SPREAD_EXTRA = 20;
 
-async function startFleet(t, { workers = 2 } = {}) {
+async function startFleet(t, { workers = 2, config } = {}) {
   const s = scope(t);
   const redis = await s.redis();
-  const server = await s.server({ workers, redisUrl: redis.url });
+  const server = await s.server({ workers, redisUrl: redis.url, ...(config ? { config } : {}) });
   const peer = s.track(await startPeer({ redisUrl: redis.url }));
   return { s, redis, server, peer, workers };
 }
