@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/config_auth.h"
+#include "common/config_namespaces.h"
 #include "common/limits.h"
 #include "common/read_file.h"
 
@@ -234,7 +235,7 @@ constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redi
                                             "auth.issuer", "auth.audience", "auth.user_claim",
                                             "auth.channels_claim", "auth.mismatched_user_id"};
 
-constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "adapter",
+constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "adapter", "namespaces",
                                            "auth", "log"};
 
 // YAML 1.2's booleans (and the 1.1 spellings people still write).
@@ -566,6 +567,12 @@ class loader {
       if (!seen.insert(name).second) {
         return fail(key, fmt::format("duplicate key '{}'", path));
       }
+      if (section.empty() && name == "namespaces") {
+        if (auto err = load_namespaces(cfg_, value)) {
+          return config_error{name_, err->line, std::move(err->reason)};
+        }
+        continue;
+      }
       if (section.empty() && is_section(name)) {
         if (value.IsNull()) continue;  // a section whose keys are all commented out
         if (!value.IsMap()) {
@@ -762,6 +769,9 @@ expected<config, config_error> validate_config(config c, const std::string& sour
     // continuously, so it is stated here too in case the ranges are ever widened.
     if (c.ping_interval_ms == 0 || c.ping_timeout_ms == 0) {
       return fail("engineio.ping_interval and engineio.ping_timeout must both be positive");
+    }
+    if (auto err = resolve_namespaces(c)) {
+      return unexpected{config_error{source, err->line, std::move(err->reason)}};
     }
     auto endpoint = parse_redis_url(c.redis_url);
     if (!endpoint) return fail(fmt::format("redis.url: {}", endpoint.error()));

@@ -9,6 +9,7 @@
 #include "common/redis_url.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,20 @@ struct auth_config {
   std::string jwks_file;            // ... or a JWKS, keys picked by kid
   bool rewrite_user_id = false;     // mismatched_user_id: refuse (false) or rewrite
   jwt_keyset keys;                  // read from the files above whenever the config is loaded
+};
+
+// namespaces: which application serves each Socket.IO namespace (README "Namespaces"). Unset
+// options take the global value (auth.enabled, limits.message_rate...) when the config is
+// validated, so after validate_config() every one is set.
+enum class app_kind : uint8_t { chat, echo };
+struct namespace_config {
+  std::string name;                           // "/" or "/<name>"
+  app_kind app = app_kind::chat;
+  std::optional<bool> auth;                   // verify the CONNECT's token (auth.enabled)
+  std::optional<uint32_t> message_rate;       // limits.message_rate
+  std::optional<uint32_t> message_burst;      // limits.message_burst
+  std::optional<bool> message_rate_disconnect;  // limits.message_rate_action
+  int line = 0;                               // where the file declared it (for errors)
 };
 
 struct config {
@@ -69,6 +84,8 @@ struct config {
   uint32_t shutdown_timeout_ms = 10000;
   // auth:
   auth_config auth;
+  // namespaces: empty in a file that has none; validate_config() then serves "/" with chat.
+  std::vector<namespace_config> namespaces;
   // log:
   log::level log_level = log::level::info;
 

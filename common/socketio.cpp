@@ -349,6 +349,7 @@ std::optional<event_args> split_event(std::string_view data) {
     return std::nullopt;
   }
 
+  size_t args_start = 0;
   while (true) {
     sc.skip_ws();
     char d = sc.peek();
@@ -358,7 +359,11 @@ std::optional<event_args> split_event(std::string_view data) {
     sc.skip_ws();
     size_t start = sc.pos();
     if (sc.at_end() || !sc.skip_value()) return std::nullopt;
-    if (ev.argc == 0) ev.first_arg = data.substr(start, sc.pos() - start);
+    if (ev.argc == 0) {
+      ev.first_arg = data.substr(start, sc.pos() - start);
+      args_start = start;
+    }
+    ev.args = data.substr(args_start, sc.pos() - args_start);
     ++ev.argc;
   }
 }
@@ -377,8 +382,8 @@ std::optional<std::string_view> first_element(std::string_view array) {
 
 // --- encoders ----------------------------------------------------------------------------------
 
-// Binary types get no "<n>-" count here (the signature has no room for one): the server side
-// never sends binary packets.
+// Binary types get no "<n>-" count here (the signature has no room for one): encode_binary
+// writes those.
 std::string encode(packet_type type, std::string_view nsp, std::string_view data, int64_t ack_id) {
   bool named = !nsp.empty() && nsp != "/";
   std::string out;
@@ -438,6 +443,27 @@ std::string event_head(std::string_view event) {
   return out;
 }
 
+std::string event_head(std::string_view nsp, std::string_view event) {
+  if (nsp.empty() || nsp == "/") return event_head(event);
+  std::string out;
+  out.reserve(8 + nsp.size() + event.size());
+  out.append("42").append(nsp).append(",[");
+  append_json_string(out, event);
+  out.push_back(',');
+  return out;
+}
+
+std::string encode_event_args(std::string_view nsp, std::string_view event,
+                              std::string_view args_json) {
+  std::string out = event_head(nsp, event);
+  if (args_json.empty()) {
+    out.back() = ']';
+    return out;
+  }
+  out.append(args_json).append(event_tail);
+  return out;
+}
+
 std::string encode_event(std::string_view event, std::string_view arg_json) {
   std::string out = event_head(event);
   if (arg_json.empty()) {
@@ -464,8 +490,33 @@ std::string binary_event_head(size_t attachments) {
   return out;
 }
 
+std::string encode_binary(packet_type type, std::string_view nsp, size_t attachments,
+                          std::string_view data, int64_t ack_id) {
+  bool named = !nsp.empty() && nsp != "/";
+  std::string out(type_prefix(type));
+  out.append(std::to_string(attachments)).push_back('-');
+  if (named) out.append(nsp).push_back(',');
+  if (ack_id >= 0) out.append(std::to_string(ack_id));
+  out.append(data);
+  return out;
+}
+
 std::string encode_ack(int64_t ack_id, std::string_view args_json) {
   return encode(packet_type::ack, "/", args_json, ack_id);
+}
+
+std::string encode_ack(std::string_view nsp, int64_t ack_id, std::string_view args_json) {
+  return encode(packet_type::ack, nsp, args_json, ack_id);
+}
+
+std::string encode_connect_reply(std::string_view nsp, std::string_view sid) {
+  std::string body(R"({"sid":")");
+  body.append(sid).append(R"("})");
+  return encode(packet_type::connect, nsp, body);
+}
+
+std::string encode_disconnect(std::string_view nsp) {
+  return encode(packet_type::disconnect, nsp, {});
 }
 
 std::string encode_connect_error(std::string_view nsp, std::string_view message) {

@@ -38,6 +38,8 @@ std::optional<packet> parse(std::string_view text, std::string* why = nullptr);
 struct event_args {
   std::string name;              // the event name, unescaped (numbers as their text)
   std::string_view first_arg;    // raw JSON of the first argument; empty if there is none
+  std::string_view args;         // raw JSON of every argument, comma-separated, as in the array
+                                 // (empty if there is none): what an echo sends back
   size_t argc = 0;               // number of arguments after the name
 };
 // Splits a validated EVENT array. Returns nullopt if `data` is not such an array.
@@ -74,13 +76,28 @@ std::string encode_event(std::string_view event, std::string_view arg_json);
 // 42["<event>", — the same EVENT cut before its argument: event_head(e) + arg_json + event_tail.
 // Build it once per event name; the name is escaped as JSON.stringify does.
 std::string event_head(std::string_view event);
+// The same on namespace `nsp`: 42/<nsp>,["<event>", ("/" is omitted, as above).
+std::string event_head(std::string_view nsp, std::string_view event);
+// 42[/<nsp>,]["<event>"[,<args_json>]]: an EVENT with its arguments given as the JSON between
+// the array's brackets after the name (event_args::args), empty for none.
+std::string encode_event_args(std::string_view nsp, std::string_view event, std::string_view args_json);
 inline constexpr std::string_view event_tail = "]";
 // ["<event>",<arg_json>]: an EVENT's data array alone (packet.data on the Redis bus).
 std::string event_data(std::string_view event, std::string_view arg_json);
 // 45<n>-: a BINARY_EVENT with `attachments` attachments, before its data JSON.
 std::string binary_event_head(size_t attachments);
+// 4<type><n>-[<nsp>,][<ackId>]<data>: a BINARY_EVENT or BINARY_ACK with `attachments`
+// attachments (the binary frames follow it).
+std::string encode_binary(packet_type type, std::string_view nsp, size_t attachments,
+                          std::string_view data, int64_t ack_id = -1);
 // 43<ackId><args_json>: an ACK; `args_json` is its arguments as a JSON array ("[]": none).
 std::string encode_ack(int64_t ack_id, std::string_view args_json);
+// The same on namespace `nsp`: 43/<nsp>,<ackId><args_json>.
+std::string encode_ack(std::string_view nsp, int64_t ack_id, std::string_view args_json);
+// 40[<nsp>,]{"sid":"<sid>"}: the answer to a CONNECT on `nsp`.
+std::string encode_connect_reply(std::string_view nsp, std::string_view sid);
+// 41[<nsp>,]: a server-side DISCONNECT of `nsp`.
+std::string encode_disconnect(std::string_view nsp);
 // 44[<nsp>,]{"message":"<message>"}: CONNECT_ERROR as the reference server writes it.
 std::string encode_connect_error(std::string_view nsp, std::string_view message);
 // The same with err.data: 44{"message":…,"data":<data_json>} (a middleware's next(err) with

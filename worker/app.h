@@ -4,6 +4,8 @@
 // and already-validated events; the application decides what to deliver to whom. chat.h is the
 // seed's gateway; a new namespace application implements this interface.
 
+#include "common/socketio.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,10 +30,23 @@ class app {
   using ack_args = std::optional<std::string_view>;
   // An EVENT: its name and its first argument as JSON text (empty when there is none).
   virtual ack_args on_event(member& m, std::string_view name, std::string_view first_arg_json) = 0;
+  // The same with every argument (ev.args) and the client's ack id (-1: none): what the session
+  // calls. An application that needs more than the first argument (echo) overrides this one; it
+  // may also answer the ACK itself (a binary one, say) and return nullopt.
+  virtual ack_args on_event(member& m, const sio::event_args& ev, int64_t ack_id) {
+    (void)ack_id;
+    return on_event(m, ev.name, ev.first_arg);
+  }
   // A BINARY_EVENT whose attachments have all arrived; `first_arg_json` keeps its placeholders.
   virtual ack_args on_binary_event(member& m, std::string_view name,
                                    std::string_view first_arg_json,
                                    std::vector<std::string> attachments) = 0;
+  // The same with every argument (placeholders kept) and the ack id: what the session calls.
+  virtual ack_args on_binary_event(member& m, const sio::event_args& ev, int64_t ack_id,
+                                   std::vector<std::string> attachments) {
+    (void)ack_id;
+    return on_binary_event(m, ev.name, ev.first_arg, std::move(attachments));
+  }
   // The client answered an ACK the server asked for (a packet sent with an ack id): its
   // arguments as a JSON array, with their Buffers as attachments (placeholders in the JSON).
   virtual void on_ack(member& m, int64_t ack_id, std::string_view args_json,

@@ -29,6 +29,7 @@ chat::chat(worker_stats& stats, bus* b, bool socket_rooms, user_id_rule mismatch
 }
 
 std::string chat::refusal(member& m) {
+  if (!m.has_channel()) return "missing channel: connect with io(url, {query: {channel, userId}})";
   const std::string* user_id = nullptr;
   url_query q;
   if (limits_.max_user_id_length > 0) {

@@ -42,11 +42,11 @@ expected<std::string, jwt_refusal> authenticate_connect(const auth_config& auth,
   return verdict;
 }
 
-std::string unauthorized_packet(jwt_refusal why) {
+std::string unauthorized_packet(std::string_view nsp, jwt_refusal why) {
   std::string data = "{\"reason\":";
   append_json_string(data, jwt_refusal_text(why));
   data.push_back('}');
-  return sio::encode_connect_error("/", "unauthorized", data);
+  return sio::encode_connect_error(nsp, "unauthorized", data);
 }
 
 }  // namespace chatd

@@ -23,7 +23,7 @@ expected<std::string, jwt_refusal> authenticate_connect(const auth_config& auth,
                                                         std::string_view channel, int64_t now_ms);
 
 // The CONNECT_ERROR a refused socket gets:
-// 44{"message":"unauthorized","data":{"reason":"<jwt_refusal_text>"}}.
-std::string unauthorized_packet(jwt_refusal why);
+// 44[/nsp,]{"message":"unauthorized","data":{"reason":"<jwt_refusal_text>"}}.
+std::string unauthorized_packet(std::string_view nsp, jwt_refusal why);
 
 }  // namespace chatd

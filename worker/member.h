@@ -52,16 +52,21 @@ class member {
 
   // The Socket.IO socket id (stable while connected).
   virtual std::string_view id() const = 0;
+  // The namespace the socket joined ("/" or "/<name>"): every packet sent to it names it.
+  virtual std::string_view nsp() const { return "/"; }
   // The handshake query as a JSON object (what socket.handshake.query is in Node), and the
   // `channel` parameter of it (empty when absent).
   virtual std::string_view query_json() const = 0;
   virtual std::string_view channel() const = 0;
+  // Whether the query had a `channel` parameter at all (an empty one counts).
+  virtual bool has_channel() const { return true; }
   // Queues a pre-framed WebSocket frame. False when the socket refused it (closing, or over its
   // backpressure bound: it then closes itself, outside the caller's loop).
   virtual bool send(const shared_bytes& frame) = 0;
-  // Answers the client's CONNECT (`40{"sid":…}`): the socket counts as connected from then on.
+  // Answers the client's CONNECT (`40[/nsp,]{"sid":…}`): the socket counts as connected from
+  // then on.
   virtual void accept_connect() = 0;
-  // Refuses the client's CONNECT (`44{"message":…}`) from inside on_connect: the application
+  // Refuses the client's CONNECT (`44[/nsp,]{"message":…}`) from inside on_connect: the application
   // holds no reference to the member afterwards (no on_disconnect follows).
   virtual void refuse_connect(std::string_view message) = 0;
   virtual const handshake_record& handshake() const = 0;

@@ -2,6 +2,8 @@
 
 #include "worker/server.h"
 
+#include "worker/echo.h"
+
 #include "common/engineio.h"
 #include "common/log.h"
 #include "worker/connection.h"
@@ -70,8 +72,15 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
                                                  &ip_limits_, [this] { return uv_now(loop_); }});
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
   adapter_->start();
-  session_ctx_.emplace(session_context{loop_, cfg_, slot_, stats_, timers_, ping_frame_, *chat_,
-                                       sessions_, &output_});
+  for (const namespace_config& ns : cfg_.namespaces) {
+    if (ns.app == app_kind::chat) {
+      namespaces_.add(ns, *chat_);
+    } else {
+      namespaces_.add(ns, *apps_.emplace_back(std::make_unique<echo>()));
+    }
+  }
+  session_ctx_.emplace(session_context{loop_, cfg_, slot_, stats_, timers_, ping_frame_,
+                                       namespaces_, sessions_, &output_});
   bus_->start();
 }
 

@@ -8,6 +8,7 @@
 #include "common/rate_limited.h"
 #include "common/stats.h"
 #include "worker/adapter_node.h"
+#include "worker/namespace_table.h"
 #include "worker/bus.h"
 #include "worker/chat.h"
 #include "worker/frame.h"
@@ -136,6 +137,9 @@ class server {
   std::unique_ptr<bus> bus_;
   std::unique_ptr<chat> chat_;
   std::unique_ptr<adapter_node> adapter_;
+  // The applications of the other namespaces (echo), and which serves each (config namespaces:).
+  std::vector<std::unique_ptr<app>> apps_;
+  namespace_table namespaces_;
   std::unique_ptr<handover> handover_;
   // Declared after the timer wheel and the application: sessions go first.
   session_registry sessions_;

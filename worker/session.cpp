@@ -1,4 +1,5 @@
-// Engine.IO session + Socket.IO socket on "/": heartbeat, packet rules, chat hand-off.
+// Engine.IO session + its Socket.IO sockets: heartbeat, packet rules, the hand-off to each
+// namespace's application.
 
 #include "worker/session.h"
 
@@ -9,6 +10,7 @@
 #include "common/assert.h"
 #include "worker/app.h"
 #include "worker/connect_auth.h"
+#include "worker/namespace_table.h"
 #include "worker/session_registry.h"
 
 #include <fmt/format.h>
@@ -48,7 +50,9 @@ session::session(session_context& ctx, transport* ws, std::string query_json, st
 session::~session() {
   // Freed by the registry after end(), or live at worker exit: no timer may point at us.
   if (scheduled()) ctx_.timers.cancel(*this);
-  CHATD_ASSERT(!in_app_, "a session freed while the application still holds it");
+  for (const auto& sock : sockets_) {
+    CHATD_ASSERT(!sock->joined(), "a session freed while an application still holds its socket");
+  }
   CHATD_ASSERT(state_ == state::closed || (conn_ == nullptr && probe_ == nullptr),
                "a session freed while a connection still points at it");
 }
@@ -304,17 +308,23 @@ void session::on_socketio(std::string_view text) {
   std::optional<sio::packet> p = sio::parse(text, &why);
   if (!p) return fail(ws::close_code::protocol_error, fmt::format("bad Socket.IO packet: {}", why));
 
-  bool for_us = p->nsp == "/";
+  if (p->type == sio::packet_type::connect) {
+    if (socket(p->nsp) != nullptr) return fail(ws::close_code::protocol_error, "CONNECT twice");
+    return on_connect_packet(p->nsp, p->data);
+  }
+  if (p->type == sio::packet_type::connect_error) {
+    return fail(ws::close_code::protocol_error, "CONNECT_ERROR from a client");
+  }
+  // Everything else belongs to a socket that has joined its namespace; as the reference
+  // server, a packet for any other namespace is the client's error.
+  sio_socket* sock = socket(p->nsp);
   switch (p->type) {
-    case sio::packet_type::connect:
-      if (for_us && connected()) return fail(ws::close_code::protocol_error, "CONNECT twice");
-      return on_connect_packet(p->nsp, p->data);
     case sio::packet_type::event:
-      if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
-      return on_event(p->data, p->ack_id);
+      if (sock == nullptr) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
+      return on_event(*sock, p->data, p->ack_id);
     case sio::packet_type::binary_event:
-      if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
-      if (p->attachments == 0) return on_event(p->data, p->ack_id);
+      if (sock == nullptr) return fail(ws::close_code::protocol_error, "EVENT before CONNECT");
+      if (p->attachments == 0) return on_event(*sock, p->data, p->ack_id);
       binary_ = std::make_unique<binary_state>();
       binary_->head.assign(text);
       binary_->expected = p->attachments;
@@ -324,7 +334,7 @@ void session::on_socketio(std::string_view text) {
       // The answer to a packet the server sent with an ack id (a broadcast with acks from
       // another node); the application knows the ids it is waiting for and ignores others, as
       // socket.io does.
-      if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "ACK before CONNECT");
+      if (sock == nullptr) return fail(ws::close_code::protocol_error, "ACK before CONNECT");
       if (p->ack_id < 0) return fail(ws::close_code::protocol_error, "ACK without an id");
       if (p->type == sio::packet_type::binary_ack && p->attachments > 0) {
         binary_ = std::make_unique<binary_state>();
@@ -333,99 +343,93 @@ void session::on_socketio(std::string_view text) {
         binary_->expected = p->attachments;
         return;
       }
-      return ctx_.application.on_ack(*this, p->ack_id, p->data, {});
+      return sock->ns().application->on_ack(*sock, p->ack_id, p->data, {});
     case sio::packet_type::disconnect:
-      if (!for_us || !connected()) return fail(ws::close_code::protocol_error, "DISCONNECT before CONNECT");
-      return leave_namespace();
+      if (sock == nullptr) return fail(ws::close_code::protocol_error, "DISCONNECT before CONNECT");
+      return leave_namespace(*sock);
+    case sio::packet_type::connect:
     case sio::packet_type::connect_error:
-      return fail(ws::close_code::protocol_error, "CONNECT_ERROR from a client");
+      return;  // answered above
   }
 }
 
-void session::leave_namespace() {
+sio_socket* session::socket(std::string_view nsp) {
+  for (const auto& sock : sockets_) {
+    if (sock->joined() && sock->nsp() == nsp) return sock.get();
+  }
+  return nullptr;
+}
+
+std::string_view session::sio_sid() const {
+  for (const auto& sock : sockets_) {
+    if (sock->joined() && sock->nsp() == "/") return sock->id();
+  }
+  return {};
+}
+
+void session::leave_namespace(sio_socket& s) {
+  s.leave();
+  socket_left(s);
+}
+
+void session::socket_left(sio_socket& s) {
+  s.leave();  // a noop when the caller (leave_namespace) did it
+  for (const auto& sock : sockets_) {
+    if (sock->joined()) return;
+  }
+  if (state_ != state::connected) return;
   set_state(state::handshaking);
-  in_app_ = false;
-  ctx_.application.on_disconnect(*this);
   connect_deadline_ = uv_now(ctx_.loop) + ctx_.cfg.connect_timeout_ms;
   arm_timer();
 }
 
-void session::disconnect(bool close) {
-  if (!connected()) return;
-  static const std::string disconnect_packet(sio::type_prefix(sio::packet_type::disconnect));
-  send(make_text_frame({disconnect_packet}));
-  leave_namespace();
-  // The close follows the DISCONNECT on the same transport, so the client reads it first.
-  if (close) fail(ws::close_code::normal, "server disconnect");
+void session::sweep_sockets() {
+  std::erase_if(sockets_, [](const std::unique_ptr<sio_socket>& s) { return !s->joined(); });
+}
+
+void session::count_rate_dropped() {
+  ctx_.stats.limit_rate_dropped_total.fetch_add(1, std::memory_order_relaxed);
 }
 
 void session::on_connect_packet(std::string_view nsp, std::string_view auth) {
-  if (nsp != "/") {
+  const namespace_entry* ns = ctx_.namespaces.find(nsp);
+  if (ns == nullptr) {
     send(make_text_frame({sio::encode_connect_error(nsp, "Invalid namespace")}));
     return;
   }
-  if (!has_channel_) {
-    send(make_text_frame({sio::encode_connect_error(
-        "/", "missing channel: connect with io(url, {query: {channel, userId}})")}));
-    return;
-  }
-  if (ctx_.cfg.auth.enabled) {
+  std::string user_id;
+  if (ns->auth) {
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     auto user = authenticate_connect(ctx_.cfg.auth, ctx_.stats, auth, query_json_, channel_,
                                      std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
     if (!user) {
-      // As a Socket.IO middleware's next(err): the socket stays handshaking and may CONNECT again.
-      send(make_text_frame({unauthorized_packet(user.error())}));
+      // As a Socket.IO middleware's next(err): the socket stays out and may CONNECT again.
+      send(make_text_frame({unauthorized_packet(ns->name, user.error())}));
       return;
     }
-    user_id_ = std::move(*user);
+    user_id = std::move(*user);
   }
-  std::string sid = eio::make_sid(ctx_.slot);
-  std::memcpy(sio_sid_.data(), sid.data(), sio_sid_.size());
-  has_sio_sid_ = true;
-  auth_json_.assign(auth);
-  set_state(state::connected);
-  in_app_ = true;
-  ctx_.application.on_connect(*this);  // answers the CONNECT, maybe after the room's subscription
+  sweep_sockets();  // a socket that left this namespace before is replaced, from our own stack
+  sio_socket& sock = *sockets_.emplace_back(std::make_unique<sio_socket>(
+      *this, *ns, eio::make_sid(ctx_.slot), std::string(auth), std::move(user_id)));
+  if (state_ == state::handshaking) set_state(state::connected);
+  // The application answers the CONNECT, maybe after the room's subscription, or refuses it.
+  ns->application->on_connect(sock);
+  if (sock.current_phase() == sio_socket::phase::refused) {
+    sockets_.pop_back();  // the application holds no reference to a refused socket
+    bool any = std::any_of(sockets_.begin(), sockets_.end(),
+                           [](const std::unique_ptr<sio_socket>& x) { return x->joined(); });
+    if (!any) set_state(state::handshaking);
+  }
   arm_timer();
 }
 
-void session::accept_connect() { send(make_text_frame({sio::connect_reply_head, sio_sid(), sio::connect_reply_tail})); }
-
-void session::on_event(std::string_view data, int64_t ack_id) {
-  if (!within_message_rate()) return;
+void session::on_event(sio_socket& s, std::string_view data, int64_t ack_id) {
+  if (!s.within_message_rate(uv_now(ctx_.loop))) return;
   std::optional<sio::event_args> ev = sio::split_event(data);
   if (!ev) return fail(ws::close_code::protocol_error, "malformed EVENT");
-  app::ack_args ack = ctx_.application.on_event(*this, ev->name, ev->first_arg);
-  if (ack_id >= 0 && ack) send(make_text_frame({sio::encode_ack(ack_id, *ack)}));
-}
-
-void session::refuse_connect(std::string_view message) {
-  send(make_text_frame({sio::encode_connect_error("/", message)}));
-  has_sio_sid_ = false;
-  in_app_ = false;
-  set_state(state::handshaking);
-}
-
-bool session::within_message_rate() {
-  const config& cfg = ctx_.cfg;
-  const uint64_t now = uv_now(ctx_.loop);
-  // One `error` per run over the limit: a run ends once the client has stayed under the rate
-  // long enough to fill its bucket again (not at the next event the bucket lets through, which
-  // would tell a sender that stays over the rate about every 1/rate seconds).
-  if (rate_told_ && message_rate_.full(now, cfg.message_rate, cfg.message_burst)) rate_told_ = false;
-  if (message_rate_.take(now, cfg.message_rate, cfg.message_burst)) return true;
-  ctx_.stats.limit_rate_dropped_total.fetch_add(1, std::memory_order_relaxed);
-  if (!rate_told_ || cfg.message_rate_disconnect) {
-    rate_told_ = true;
-    send(make_text_frame({sio::event_head("error"),
-                          fmt::format(R"({{"message":"rate limited","limit":{},"burst":{},"action":"{}"}})",
-                                      cfg.message_rate, cfg.message_burst,
-                                      cfg.message_rate_disconnect ? "disconnect" : "drop"),
-                          sio::event_tail}));
-  }
-  if (cfg.message_rate_disconnect) disconnect(true);
-  return false;
+  app::ack_args ack = s.ns().application->on_event(s, *ev, ack_id);
+  if (ack_id >= 0 && ack) send(make_text_frame({sio::encode_ack(s.nsp(), ack_id, *ack)}));
 }
 
 void session::on_binary(std::string_view data) {
@@ -443,15 +447,18 @@ void session::finish_binary() {
     // would make every receiving socket.io-client fail to decode it).
     return fail(ws::close_code::protocol_error, "illegal attachments");
   }
-  if (p && b->type == sio::packet_type::binary_ack) {
-    return ctx_.application.on_ack(*this, p->ack_id, p->data, std::move(b->parts));
+  // The socket may have left while its attachments were on the way: they go nowhere.
+  sio_socket* sock = p ? socket(p->nsp) : nullptr;
+  if (sock == nullptr) return;
+  if (b->type == sio::packet_type::binary_ack) {
+    return sock->ns().application->on_ack(*sock, p->ack_id, p->data, std::move(b->parts));
   }
-  if (p && within_message_rate()) {
+  if (sock->within_message_rate(uv_now(ctx_.loop))) {
     std::optional<sio::event_args> ev = sio::split_event(p->data);
     if (ev) {
       app::ack_args ack =
-          ctx_.application.on_binary_event(*this, ev->name, ev->first_arg, std::move(b->parts));
-      if (p->ack_id >= 0 && ack) send(make_text_frame({sio::encode_ack(p->ack_id, *ack)}));
+          sock->ns().application->on_binary_event(*sock, *ev, p->ack_id, std::move(b->parts));
+      if (p->ack_id >= 0 && ack) send(make_text_frame({sio::encode_ack(sock->nsp(), p->ack_id, *ack)}));
     }
   }
 }
@@ -459,10 +466,7 @@ void session::finish_binary() {
 void session::end() {
   if (state_ == state::closed) return;
   set_state(state::closed);
-  if (in_app_) {
-    in_app_ = false;
-    ctx_.application.on_disconnect(*this);
-  }
+  for (const auto& sock : sockets_) sock->leave();
   if (conn_ != nullptr) {
     // The transport must not keep a pointer to a session freed at the next prepare. When its
     // own close ended us this only detaches (it is closing already); otherwise it closes too: a

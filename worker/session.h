@@ -1,8 +1,9 @@
 #pragma once
-// One Engine.IO session and its Socket.IO socket on namespace "/": the heartbeat, the packet
-// state machine (Engine.IO framing, Socket.IO CONNECT/EVENT/DISCONNECT rules) and the hand-off of
-// chat events to the gateway. The transport under it is a WebSocket connection or HTTP
-// long-polling, and a polling session may upgrade to WebSocket (probe, then "5").
+// One Engine.IO session and the Socket.IO sockets on it, one per namespace its client joined
+// (worker/sio_socket.h): the heartbeat, the packet state machine (Engine.IO framing, Socket.IO
+// CONNECT/EVENT/DISCONNECT rules) and the hand-off of each namespace's events to the
+// application serving it (worker/namespace_table.h). The transport under it is a WebSocket
+// connection or HTTP long-polling, and a polling session may upgrade to WebSocket (probe, then "5").
 //
 // Sending is transport-independent: send() hands the shared, pre-framed WebSocket frame to the
 // session's transport, a WebSocket connection or the session's own poll_transport
@@ -11,27 +12,30 @@
 //
 // Lifetime: every session is owned by the worker's session_registry from its handshake on. A
 // WebSocket session ends when its connection closes; a polling session by its close packet, a
-// transport error or a timeout. end() leaves the room, cancels the heartbeat and retires the
-// session; the registry frees it at the next prepare, when no call stack can still hold it.
+// transport error or a timeout. end() lets every socket leave its namespace, cancels the
+// heartbeat and retires the session; the registry frees it at the next prepare, when no call
+// stack can still hold it.
 //
 // State (one variable, changed only by set_state(), which checks the transition):
-//   handshaking -> connected     the Socket.IO CONNECT on "/" was accepted
-//   connected   -> handshaking   the client's DISCONNECT of "/" (it may CONNECT again)
+//   handshaking -> connected     a Socket.IO CONNECT was accepted: one socket has joined
+//   connected   -> handshaking   the last socket left (the client's DISCONNECT, or a server-side
+//                                disconnect): a CONNECT may follow, within connect_timeout
 //   handshaking|connected -> closing  a WebSocket session failed: its close frame is on the way
 //                                     and the connection's close ends it
-//   any -> closed                end(): out of its room, timers off, retired
+//   any -> closed                end(): sockets out of their namespaces, timers off, retired
 // An upgrade (polling -> WebSocket) runs beside the state, since a socket may upgrade whether
-// or not it has joined "/" yet: transport() tells polling / upgrading (a WebSocket probing) /
-// websocket, and the upgrade's steps are begin_upgrade, on_probe_text, finish_upgrade and
-// drop_probe.
+// or not it has joined a namespace yet: transport() tells polling / upgrading (a WebSocket
+// probing) / websocket, and the upgrade's steps are begin_upgrade, on_probe_text,
+// finish_upgrade and drop_probe.
 //
-// The application on "/" sees a session only as a member (worker/member.h).
+// Applications see the sockets only as members (worker/member.h), never the session.
 
 #include "common/socketio.h"
 #include "common/token_bucket.h"
 #include "worker/frame.h"
 #include "worker/member.h"
 #include "worker/poll_transport.h"
+#include "worker/sio_socket.h"
 #include "worker/session_context.h"
 #include "worker/timer_wheel.h"
 
@@ -49,7 +53,7 @@ namespace chatd {
 class transport;
 
 // The heartbeat and deadlines run on the worker's timer wheel: the session is its own node.
-class session final : public member, private timer_node {
+class session final : private timer_node {
  public:
   enum class state : uint8_t { handshaking, connected, closing, closed };
   enum class transport_kind : uint8_t { none, polling, upgrading, websocket };
@@ -97,25 +101,25 @@ class session final : public member, private timer_node {
   bool begin_upgrade(transport& ws);
 
   std::string_view eio_sid() const { return {eio_sid_.data(), eio_sid_.size()}; }
-  // Empty until the Socket.IO CONNECT is accepted.
-  std::string_view sio_sid() const { return {sio_sid_.data(), has_sio_sid_ ? sio_sid_.size() : 0}; }
+  // The id of the socket on "/", empty unless it has joined (tests, logs).
+  std::string_view sio_sid() const;
+  // The joined socket on `nsp`, or nullptr.
+  sio_socket* socket(std::string_view nsp);
   bool connected() const { return state_ == state::connected; }
 
-  // member
-  std::string_view id() const override { return sio_sid(); }
-  std::string_view query_json() const override { return query_json_; }
-  std::string_view channel() const override { return channel_; }
-  bool send(const shared_bytes& frame) override;
-  // Sends `40{"sid":…}`, the answer to the client's CONNECT.
-  void accept_connect() override;
-  // Sends `44{"message":…}` and goes back to handshaking (a CONNECT may follow).
-  void refuse_connect(std::string_view message) override;
-  const handshake_record& handshake() const override { return hs_; }
-  std::string_view auth_json() const override {
-    return auth_json_.empty() ? std::string_view("{}") : std::string_view(auth_json_);
-  }
-  void disconnect(bool close) override;
-  std::string_view user_id() const override { return user_id_; }
+  // What every socket of the session shares: its handshake.
+  std::string_view query_json() const { return query_json_; }
+  std::string_view channel() const { return channel_; }
+  bool has_channel() const { return has_channel_; }
+  const handshake_record& handshake() const { return hs_; }
+  // Queues a pre-framed WebSocket frame on the transport. False when it refused it.
+  bool send(const shared_bytes& frame);
+
+  // For sio_socket: `s` has left its namespace (server-side disconnect); close the session
+  // (after a DISCONNECT it sent); count a dropped event.
+  void socket_left(sio_socket& s);
+  void close_for(std::string_view why) { fail(ws::close_code::normal, why); }
+  void count_rate_dropped();
 
  private:
   session(session_context& ctx, transport* ws, std::string query_json, std::string channel,
@@ -129,13 +133,13 @@ class session final : public member, private timer_node {
   void set_state(state next);
   void on_socketio(std::string_view text);
   void on_connect_packet(std::string_view nsp, std::string_view auth);
-  // The socket leaves "/" (either side's DISCONNECT): back to handshaking, CONNECT may follow.
-  void leave_namespace();
-  void on_event(std::string_view data, int64_t ack_id);
-  // limits.message_rate: whether this EVENT may go to the application; over the rate it is
-  // dropped (the client told once per burst) or the client disconnected.
-  bool within_message_rate();
+  // `s` leaves its namespace (either side's DISCONNECT): with no socket left the session is
+  // back to handshaking, and a CONNECT may follow.
+  void leave_namespace(sio_socket& s);
+  void on_event(sio_socket& s, std::string_view data, int64_t ack_id);
   void finish_binary();
+  // Frees the sockets that have left (from the session's own stack only: see sio_socket.h).
+  void sweep_sockets();
   void fail(uint16_t ws_code, std::string_view why);
   void finish_upgrade();
   void arm_timer();
@@ -152,20 +156,15 @@ class session final : public member, private timer_node {
   transport* conn_;
   // Only a session opened by a polling handshake has one, until its upgrade completes.
   std::unique_ptr<poll_transport> poll_;
-  // Session ids live inline: an idle session should cost no heap allocation it can avoid.
+  // The Engine.IO id lives inline: an idle session should cost no heap allocation it can avoid.
   std::array<char, 20> eio_sid_{};
-  std::array<char, 20> sio_sid_{};
-  bool has_sio_sid_ = false;
+  // One per namespace joined (and, until swept, those that left); usually one.
+  std::vector<std::unique_ptr<sio_socket>> sockets_;
   std::string query_json_;
   std::string channel_;
   bool has_channel_;
   handshake_record hs_;
-  std::string auth_json_;  // the CONNECT payload; empty when it had none
-  std::string user_id_;    // auth: on: the token's verified user
   state state_ = state::handshaking;
-  // The application holds this member (between its on_connect and on_disconnect): true also in
-  // `closing` when the session was connected, so end() always lets the application go.
-  bool in_app_ = false;
   bool awaiting_pong_ = false;
   uint64_t next_ping_at_ = 0;
   uint64_t pong_deadline_ = 0;
@@ -175,8 +174,6 @@ class session final : public member, private timer_node {
   // The upgrade: the WebSocket probing (it answered "2probe" once poll_ answers GETs at once).
   transport* probe_ = nullptr;
   bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
-  bool rate_told_ = false;  // the client got the "rate limited" error since its last accepted event
-  token_bucket message_rate_;
   // A BINARY_EVENT waiting for its attachments; allocated only while one is in progress.
   struct binary_state {
     sio::packet_type type = sio::packet_type::binary_event;

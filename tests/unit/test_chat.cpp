@@ -41,6 +41,17 @@ TEST_CASE("chat: a joining member is answered and the room's others get login") 
   CHECK(c.sessions() == 3);
 }
 
+TEST_CASE("chat: a CONNECT without a channel is refused, saying how to connect") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "");
+  a.channel_given = false;
+  c.on_connect(a);
+  CHECK_FALSE(a.connected);
+  CHECK(a.refused == "missing channel: connect with io(url, {query: {channel, userId}})");
+  CHECK(c.sessions() == 0);
+}
+
 TEST_CASE("chat: a message goes as chat to every other member of the room, same payload") {
   worker_stats stats;
   chat c(stats, nullptr);

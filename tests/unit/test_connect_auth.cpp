@@ -78,6 +78,8 @@ TEST_CASE("connect auth: with a channels claim, only a listed channel may be joi
 }
 
 TEST_CASE("connect auth: a refused socket gets unauthorized with the reason in data") {
-  CHECK(unauthorized_packet(jwt_refusal::expired) ==
+  CHECK(unauthorized_packet("/", jwt_refusal::expired) ==
         R"(44{"message":"unauthorized","data":{"reason":"token expired"}})");
+  CHECK(unauthorized_packet("/admin", jwt_refusal::expired) ==
+        R"(44/admin,{"message":"unauthorized","data":{"reason":"token expired"}})");
 }

@@ -18,10 +18,15 @@ struct test_member final : member {
     query = R"({"channel":")" + room_name + R"(","userId":")" + sid + R"("})";
   }
   std::string_view id() const override { return sid; }
+  std::string ns = "/";
+  std::string_view nsp() const override { return ns; }
+  bool channel_given = true;
+  bool has_channel() const override { return channel_given; }
   std::string_view query_json() const override { return query; }
   std::string_view channel() const override { return room_name; }
   bool send(const shared_bytes& frame) override {
     got.push_back(frame->substr(2));  // 2-byte header of a short unmasked frame
+    if (static_cast<unsigned char>((*frame)[0]) == 0x82) got.back().insert(0, "<binary>");
     return true;
   }
   void accept_connect() override { connected = true; }
@@ -29,7 +34,8 @@ struct test_member final : member {
   void refuse_connect(std::string_view message) override { refused.assign(message); }
   handshake_record hs;
   const handshake_record& handshake() const override { return hs; }
-  std::string_view auth_json() const override { return "{}"; }
+  std::string auth = "{}";
+  std::string_view auth_json() const override { return auth; }
   std::string user;  // a verified user (auth: on); empty as with auth off
   std::string_view user_id() const override { return user; }
   int disconnects = 0;

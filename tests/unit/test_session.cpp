@@ -27,8 +27,10 @@ namespace {
 struct recording_app final : app {
   std::vector<std::string> calls;
   bool accept = true;
+  std::string refuse;  // refuse the CONNECT with this message
   void on_connect(member& m) override {
     calls.push_back("connect");
+    if (!refuse.empty()) return m.refuse_connect(refuse);
     if (accept) m.accept_connect();
   }
   // A `message` is acknowledged with ack_json; other events are not.
@@ -101,6 +103,8 @@ struct fixture {
   config cfg;
   worker_stats stats;
   recording_app application;
+  recording_app other;  // serves "/other"
+  namespace_table namespaces;
   timer_wheel* timers = nullptr;
   session_registry* registry = nullptr;
   session_context* ctx = nullptr;
@@ -109,7 +113,11 @@ struct fixture {
     uv_loop_init(&loop);
     timers = new timer_wheel(&loop, 10, &session::timer_fired, nullptr);
     registry = new session_registry;
-    ctx = new session_context{&loop, cfg, 3, stats, *timers, make_text_frame({"2"}), application,
+    namespaces.add(namespace_entry{"/", &application, false, cfg.message_rate, cfg.message_burst,
+                                   cfg.message_rate_disconnect});
+    namespaces.add(namespace_entry{"/other", &other, false, cfg.message_rate, cfg.message_burst,
+                                   cfg.message_rate_disconnect});
+    ctx = new session_context{&loop, cfg, 3, stats, *timers, make_text_frame({"2"}), namespaces,
                               *registry};
   }
   ~fixture() {
@@ -211,19 +219,26 @@ TEST_CASE("CONNECT on / is handed to the application and answered with the socke
   REQUIRE(p.size() == 1);
   CHECK(p[0] == "40{\"sid\":\"" + std::string(s.sio_sid()) + "\"}");
   CHECK(s.sio_sid().size() == 20);
-  CHECK(s.id() == s.sio_sid());
+  REQUIRE(s.socket("/") != nullptr);
+  CHECK(s.socket("/")->id() == s.sio_sid());
+  CHECK(s.socket("/")->nsp() == "/");
 }
 
-TEST_CASE("a CONNECT without a channel gets CONNECT_ERROR and the session stays handshaking") {
+TEST_CASE("a CONNECT the application refuses gets its CONNECT_ERROR; the session stays handshaking") {
   fixture f;
+  f.application.refuse = "no";
   session& s = f.open("");
   f.drain(s);
   s.on_poll_data("40");
   CHECK(s.current_state() == session::state::handshaking);
-  CHECK(f.application.calls.empty());
+  CHECK(f.application.calls == std::vector<std::string>{"connect"});
+  CHECK(s.socket("/") == nullptr);
   std::vector<std::string> p = f.drain(s);
   REQUIRE(p.size() == 1);
-  CHECK(p[0].starts_with("44{\"message\":\"missing channel"));
+  CHECK(p[0] == R"(44{"message":"no"})");
+  f.application.refuse.clear();
+  s.on_poll_data("40");  // it may try again
+  CHECK(s.current_state() == session::state::connected);
 }
 
 TEST_CASE("an unknown namespace gets Invalid namespace") {
@@ -257,6 +272,75 @@ TEST_CASE("a message's ACK carries the arguments the application returns") {
   f.drain(s);
   s.on_poll_data("429[\"message\",1]\x1e" "4210[\"other\",1]");
   CHECK(f.drain(s) == std::vector<std::string>{R"(439[{"bus":false}])"});
+}
+
+TEST_CASE("namespaces: one session, a socket per namespace, each with its own id and application") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40\x1e" "40/other,{\"k\":1}");
+  REQUIRE(s.socket("/") != nullptr);
+  REQUIRE(s.socket("/other") != nullptr);
+  CHECK(s.socket("/")->id() != s.socket("/other")->id());
+  CHECK(s.socket("/other")->nsp() == "/other");
+  CHECK(s.socket("/other")->auth_json() == "{\"k\":1}");
+  std::vector<std::string> p = f.drain(s);
+  REQUIRE(p.size() == 2);
+  CHECK(p[1] == "40/other,{\"sid\":\"" + std::string(s.socket("/other")->id()) + "\"}");
+  s.on_poll_data("42/other,5[\"message\",2]\x1e" "42[\"message\",1]");
+  CHECK(f.other.calls == std::vector<std::string>{"connect", "event message 2"});
+  CHECK(f.application.calls == std::vector<std::string>{"connect", "event message 1"});
+  CHECK(f.drain(s) == std::vector<std::string>{"43/other,5[]"});
+}
+
+TEST_CASE("namespaces: the client's DISCONNECT of one keeps the others on the session") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40\x1e" "40/other,");
+  s.on_poll_data("41/other,");
+  CHECK(s.socket("/other") == nullptr);
+  CHECK(f.other.calls == std::vector<std::string>{"connect", "disconnect"});
+  CHECK(s.current_state() == session::state::connected);
+  s.on_poll_data("42[\"message\",1]");
+  CHECK(f.application.calls.back() == "event message 1");
+  // It may join again, with a new id; and leaving every namespace makes the session handshaking.
+  s.on_poll_data("40/other,");
+  REQUIRE(s.socket("/other") != nullptr);
+  s.on_poll_data("41/other,\x1e" "41");
+  CHECK(s.current_state() == session::state::handshaking);
+  CHECK_FALSE(s.ended());
+}
+
+TEST_CASE("namespaces: a packet for a namespace not joined closes the session, as the reference") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40");
+  s.on_poll_data("42/other,[\"message\",1]");
+  CHECK(s.ended());
+  CHECK(f.other.calls.empty());
+}
+
+TEST_CASE("namespaces: a CONNECT twice to the same namespace is an error; to another one is not") {
+  fixture f;
+  session& s = f.open();
+  f.drain(s);
+  s.on_poll_data("40/other,\x1e" "40");
+  CHECK_FALSE(s.ended());
+  s.on_poll_data("40/other,");
+  CHECK(s.ended());
+}
+
+TEST_CASE("namespaces: the session's end lets every socket's application go") {
+  fixture f;
+  fake_ws& ws = f.new_ws();
+  session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
+  s.on_ws_message(ws, true, "40");
+  s.on_ws_message(ws, true, "40/other,");
+  s.transport_gone(ws);
+  CHECK(f.application.calls.back() == "disconnect");
+  CHECK(f.other.calls.back() == "disconnect");
 }
 
 TEST_CASE("a binary event waits for its attachments, then reaches the application") {
@@ -626,15 +710,18 @@ TEST_CASE("a server-side disconnect sends DISCONNECT, leaves the app; with close
   fake_ws& ws = f.new_ws();
   session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true);
   s.on_ws_message(ws, true, "40");
-  s.disconnect(false);
+  sio_socket* sock = s.socket("/");
+  REQUIRE(sock != nullptr);
+  sock->disconnect(false);
   CHECK(ws.sent.back() == "41");
   CHECK(s.current_state() == session::state::handshaking);
   CHECK_FALSE(ws.closed);
   CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
-  s.disconnect(true);  // not connected any more: nothing
+  sock->disconnect(true);  // gone, but still held by its caller: nothing
   CHECK_FALSE(ws.closed);
   s.on_ws_message(ws, true, "40");
-  s.disconnect(true);
+  REQUIRE(s.socket("/") != nullptr);
+  s.socket("/")->disconnect(true);
   CHECK(ws.sent.back() == "41");
   CHECK(ws.closed);
   CHECK(f.application.calls.back() == "disconnect");
@@ -646,7 +733,8 @@ TEST_CASE("a polling session's server-side disconnect with close gives the GET 4
   fixture f;
   session& s = f.open();
   fake_get& g = f.held_get_of(s, true);
-  s.disconnect(true);
+  REQUIRE(s.socket("/") != nullptr);
+  s.socket("/")->disconnect(true);
   CHECK(s.ended());
   CHECK(split_payload(g.answers.back()) == std::vector<std::string>{"41", "1"});
 }
@@ -678,9 +766,13 @@ TEST_CASE("the handshake and the CONNECT's auth are kept for other nodes to fetc
   hs.address = "127.0.0.9";
   hs.issued_ms = 1700000000000;
   session& s = session::create(*f.ctx, &ws, R"({"channel":"lobby"})", "lobby", true, hs);
-  CHECK(s.auth_json() == "{}");
+  s.on_ws_message(ws, true, "40");
+  REQUIRE(s.socket("/") != nullptr);
+  CHECK(s.socket("/")->auth_json() == "{}");
+  s.on_ws_message(ws, true, "41");
   s.on_ws_message(ws, true, "40{\"token\":\"abc\"}");
-  CHECK(s.auth_json() == "{\"token\":\"abc\"}");
+  REQUIRE(s.socket("/") != nullptr);
+  CHECK(s.socket("/")->auth_json() == "{\"token\":\"abc\"}");
   CHECK(s.handshake().headers_json() == R"({"host":"x"})");
   CHECK(s.handshake().url() == "/socket.io/?EIO=4&transport=websocket");
   CHECK(s.handshake().address == "127.0.0.9");
