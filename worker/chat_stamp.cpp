@@ -29,16 +29,20 @@ bool stampable(std::string_view payload) {
 bool append_stamped(std::string& out, std::string_view payload, std::string_view id, uint64_t ts_ms) {
   if (!stampable(payload)) return false;
   payload = trimmed(payload);
-  std::string_view body = payload.substr(0, payload.size() - 1);  // without the closing brace
-  size_t inner = 1;
-  while (inner < body.size() && is_json_space(body[inner])) ++inner;
-  const bool empty_object = inner == body.size();
+  std::string_view members = payload.substr(1);  // after the opening brace
+  size_t first = 0;
+  while (first < members.size() && is_json_space(members[first])) ++first;
+  const bool empty_object = members[first] == '}';
   out.reserve(out.size() + payload.size() + id.size() + 32);
-  out.append(body);
-  if (!empty_object) out.push_back(',');
-  out.append(R"("id":)");
+  out.append(R"({"id":)");
   append_json_string(out, id);
-  fmt::format_to(std::back_inserter(out), R"(,"ts":{}}})", ts_ms);
+  fmt::format_to(std::back_inserter(out), R"(,"ts":{})", ts_ms);
+  if (empty_object) {
+    out.push_back('}');
+  } else {
+    out.push_back(',');
+    out.append(members);
+  }
   return true;
 }
 

@@ -9,13 +9,11 @@
 
 namespace chatd {
 
-// Appends `payload` to `out` with `"id":<id>,"ts":<ts_ms>` added as its last members, and returns
+// Appends `payload` to `out` with `"id":<id>,"ts":<ts_ms>` added as its first members, and returns
 // true; when `payload` is not a JSON object (a string, a number, an array, null, absent), appends
-// nothing and returns false: such a payload is relayed unstamped. Last members so that, when the
-// client sent an `id` or `ts` of its own, JSON.parse keeps the server's (the last one wins) and
-// a client cannot forge another message's id.
-// Whether append_stamped would stamp `payload` (a JSON object): checked first so that only
-// stamped messages draw an id.
+// nothing and returns false: such a payload is relayed unstamped. First members so that the
+// client's own fields stay untouched: when it sent an `id` or `ts` of its own, JSON.parse keeps
+// the client's (the last one wins), and the server's id is then in the sender's ACK only.
 bool stampable(std::string_view payload);
 bool append_stamped(std::string& out, std::string_view payload, std::string_view id, uint64_t ts_ms);
 

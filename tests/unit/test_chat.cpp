@@ -27,11 +27,11 @@ using chatd::testing::test_member;
 
 namespace {
 
-// A delivered frame without the server's stamp (`"id":"…","ts":<ms>` as an object's last
+// A delivered frame without the server's stamp (`"id":"…","ts":<ms>` as an object's first
 // members), so the client's own payload can be compared exactly.
 std::string unstamped(const std::string& frame) {
-  static const std::regex stamp(R"re(,?"id":"[^"]*","ts":[0-9]+\})re");
-  return std::regex_replace(frame, stamp, "}");
+  static const std::regex stamp(R"re(\{"id":"[^"]*","ts":[0-9]+,?)re");
+  return std::regex_replace(frame, stamp, "{");
 }
 
 std::vector<std::string> unstamped(const std::vector<std::string>& frames) {
@@ -296,13 +296,17 @@ TEST_CASE("chat: rewrite: a message with another or no userId goes out with the 
 
 // --- Stamps ----------------------------------------------------------------------------------
 
-TEST_CASE("chat stamp: an object gets id and ts as its last members, its own text untouched") {
+TEST_CASE("chat stamp: an object gets id and ts as its first members, its own text untouched") {
   std::string out;
   CHECK(append_stamped(out, R"({"body":"hi","n":[1,{"x":"}"}]})", "u-7", 1700000000123));
-  CHECK(out == R"({"body":"hi","n":[1,{"x":"}"}],"id":"u-7","ts":1700000000123})");
+  CHECK(out == R"({"id":"u-7","ts":1700000000123,"body":"hi","n":[1,{"x":"}"}]})");
   out.clear();
   CHECK(append_stamped(out, " { } ", "u-8", 5));
-  CHECK(out == R"({ "id":"u-8","ts":5})");
+  CHECK(out == R"({"id":"u-8","ts":5})");
+  out.clear();
+  // A client's own id comes after the stamp: JSON.parse keeps the client's.
+  CHECK(append_stamped(out, R"({"id":"mine"})", "u-9", 6));
+  CHECK(out == R"({"id":"u-9","ts":6,"id":"mine"})");
 }
 
 TEST_CASE("chat stamp: anything but an object is left unstamped") {
@@ -324,7 +328,7 @@ TEST_CASE("chat: each message's stamp has a new id and the time; the ACK names t
   CHECK(second == R"([{"bus":false,"id":"local-2"}])");
   REQUIRE(b.got.size() == 2);
   std::smatch ts;
-  REQUIRE(std::regex_search(b.got[0], ts, std::regex(R"re(^42\["chat",\{"body":"one","id":"local-1","ts":([0-9]+)\}\]$)re")));
+  REQUIRE(std::regex_search(b.got[0], ts, std::regex(R"re(^42\["chat",\{"id":"local-1","ts":([0-9]+),"body":"one"\}\]$)re")));
   const uint64_t stamped_at = std::stoull(ts[1]);
   CHECK(stamped_at >= now_ms);
   CHECK(stamped_at < now_ms + 5000);
