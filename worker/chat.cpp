@@ -1,16 +1,22 @@
-// The seed's chat gateway: login on join, message -> chat to the room's other members, leave on
-// disconnect; local fan-out shares one frame, remote fan-out goes through the Redis bus.
+// The seed's chat gateway: login on join, message -> stamped chat to the other members of the
+// socket's rooms, logout and leave on disconnect; local fan-out shares one frame, remote fan-out
+// goes through the Redis bus. join / leave / who are in chat_rooms.cpp.
 
 #include "worker/chat.h"
 
 #include "common/json_member.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/name_check.h"
 #include "common/socketio.h"
 #include "common/url_query.h"
 #include "worker/bus.h"
+#include "worker/chat_stamp.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace chatd {
 
@@ -18,7 +24,8 @@ chat::chat(worker_stats& stats, bus* b, bool socket_rooms, user_id_rule mismatch
     : stats_(stats),
       bus_(b),
       socket_rooms_(socket_rooms && b != nullptr),
-      user_id_rule_(mismatched_user_id) {
+      user_id_rule_(mismatched_user_id),
+      node_uid_(b != nullptr ? b->uid() : std::string("local")) {
   if (bus_ != nullptr) {
     rooms_.on_first_member = [this](std::string_view room) { bus_->subscribe_room(room); };
   }
@@ -67,14 +74,16 @@ void chat::finish_connect(member& s) {
   s.accept_connect();
   // client.to(channel).emit("login", client.handshake.query)
   static const std::string login_head = sio::event_head("login");
-  if (s.user_id().empty()) {
-    broadcast(s, login_head, "login", s.query_json());
-    return;
-  }
+  std::string storage;
+  broadcast_to(s, target_rooms(s), login_head, "login", login_payload(s, storage));
+}
+
+std::string_view chat::login_payload(const member& m, std::string& storage) const {
+  if (m.user_id().empty()) return m.query_json();
   // Verified: the token's user, and the token itself kept from the room.
-  std::string query = json_set_string_member(s.query_json(), "userId", s.user_id(), "token")
-                          .value_or(std::string(s.query_json()));
-  broadcast(s, login_head, "login", query);
+  storage = json_set_string_member(m.query_json(), "userId", m.user_id(), "token")
+                .value_or(std::string(m.query_json()));
+  return storage;
 }
 
 std::optional<std::string_view> chat::payload_of(member& m, std::string_view payload,
@@ -119,6 +128,20 @@ app::ack_args bus_ack(bool published) {
   return published ? R"([{"bus":true}])" : R"([{"bus":false}])";
 }
 
+// [{"bus":…,"id":…}]: a stamped message's ACK names its id.
+app::ack_args stamped_ack(std::string& out, bool published, std::string_view id) {
+  out.assign(published ? R"([{"bus":true,"id":)" : R"([{"bus":false,"id":)");
+  append_json_string(out, id);
+  out.append("}]");
+  return out;
+}
+
+uint64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
 // A message refused (auth: its userId is not the token's user): delivered nowhere.
 app::ack_args refused_ack() { return R"([{"bus":false,"refused":true}])"; }
 
@@ -130,9 +153,22 @@ app::ack_args chat::on_event(member& s, std::string_view name, std::string_view 
   std::string storage;
   std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
   if (!payload) return refused_ack();
-  // client.to(channel).emit("chat", payload): an absent payload is `undefined`, sent as null.
+  // client.to(rooms).emit("chat", payload): an absent payload is `undefined`, sent as null; an
+  // object gets the stamp (no parse: chat_stamp.h), anything else goes unstamped.
   static const std::string chat_head = sio::event_head("chat");
-  return bus_ack(broadcast(s, chat_head, "chat", payload->empty() ? "null" : *payload));
+  std::string_view relayed = payload->empty() ? std::string_view("null") : *payload;
+  stamp_buf_.clear();
+  const bool stamped =
+      stampable(relayed) && append_stamped(stamp_buf_, relayed, next_message_id(), wall_clock_ms());
+  const bool published =
+      broadcast_to(s, target_rooms(s), chat_head, "chat", stamped ? stamp_buf_ : relayed);
+  return stamped ? stamped_ack(ack_buf_, published, message_id_) : bus_ack(published);
+}
+
+std::string_view chat::next_message_id() {
+  message_id_.assign(node_uid_).push_back('-');
+  fmt::format_to(std::back_inserter(message_id_), "{}", ++message_counter_);
+  return message_id_;
 }
 
 void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
@@ -142,6 +178,7 @@ void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
 
 void chat::on_disconnect(member& s) {
   if (leave_sink) leave_sink(s);
+  const bool never_connected = s.connect_pending_;  // nobody was told of its login
   if (s.connect_pending_) {
     s.connect_pending_ = false;
     if (auto it = pending_.find(s.channel()); it != pending_.end()) {
@@ -149,6 +186,15 @@ void chat::on_disconnect(member& s) {
       if (it->second.empty()) pending_.erase(it);
     }
   }
+  if (!never_connected) {
+    // client.to(rooms).emit("logout", client.handshake.query): the rooms it is still in.
+    static const std::string logout_head = sio::event_head("logout");
+    if (std::vector<std::string> in = target_rooms(s, false); !in.empty()) {
+      std::string storage;
+      broadcast_to(s, std::move(in), logout_head, "logout", login_payload(s, storage));
+    }
+  }
+  left_channel_.erase(s.id());
   rooms_.leave_all(s);
   if (socket_rooms_) bus_->unsubscribe_room(s.id());
   by_sid_.erase(s.id());
@@ -159,31 +205,64 @@ bool chat::has_others(const room* r, const member& m) {
   return r != nullptr && !r->members.empty() && !(r->members.size() == 1 && r->members[0] == &m);
 }
 
-room* chat::channel_room(member& m) {
-  // client.to(channel) names the room whether or not the socket is still in it (another node's
-  // socketsLeave may have taken it out); its home room is that room unless so.
-  room* home = m.home_.where;
-  if (home != nullptr && home->name == m.channel()) return home;
-  return rooms_.find(m.channel());
-}
-
-void chat::deliver(room& r, const shared_bytes& frame, const member* except) {
-  uint64_t n = 0;
-  rooms::for_each_member(r, [&](member& m) {
-    if (&m != except && m.send(frame)) ++n;
+std::vector<std::string> chat::target_rooms(const member& m, bool channel_fallback) const {
+  std::vector<std::string> out;
+  rooms::for_each_room_of(m, [&](const room& r) {
+    if (r.name != m.id()) out.push_back(r.name);
   });
-  stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
+  // client.to(channel) names the room whether or not the socket is still in it (another node's
+  // socketsLeave may have taken it out), unless the socket itself left it (`leave`). The usual
+  // case, the channel first among its rooms, costs no lookup.
+  if (channel_fallback && (out.empty() || out.front() != m.channel()) &&
+      std::find(out.begin(), out.end(), m.channel()) == out.end() &&
+      !left_channel_.contains(m.id())) {
+    out.emplace_back(m.channel());
+  }
+  return out;
 }
 
-bool chat::broadcast(member& from, std::string_view event_prefix, std::string_view event,
-                     std::string_view arg_json) {
-  if (room* r = channel_room(from); has_others(r, from)) {
-    deliver(*r, make_text_frame({event_prefix, arg_json, sio::event_tail}), &from);
+template <class Send>
+uint64_t chat::fan_out(member& from, const std::vector<std::string>& names, Send&& send) {
+  uint64_t n = 0;
+  if (names.size() == 1) {
+    // The common case, one room: no marks needed. Its home room is that room unless another
+    // node moved it.
+    room* r = from.home_.where;
+    if (r == nullptr || r->name != names.front()) r = rooms_.find(names.front());
+    if (!has_others(r, from)) return 0;
+    rooms::for_each_member(*r, [&](member& m) {
+      if (&m != &from && send(m)) ++n;
+    });
+  } else {
+    // Several rooms: a member in more than one gets the packet once (as the adapter's
+    // broadcast over several rooms does).
+    ++mark_;
+    from.mark_ = mark_;
+    for (const std::string& name : names) {
+      room* r = rooms_.find(name);
+      if (r == nullptr) continue;
+      rooms::for_each_member(*r, [&](member& m) {
+        if (m.mark_ == mark_) return;
+        m.mark_ = mark_;
+        if (send(m)) ++n;
+      });
+    }
   }
+  stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
+  return n;
+}
+
+bool chat::broadcast_to(member& from, std::vector<std::string> names, std::string_view event_prefix,
+                        std::string_view event, std::string_view arg_json) {
+  shared_bytes frame;  // framed once, at the first recipient
+  fan_out(from, names, [&](member& m) {
+    if (!frame) frame = make_text_frame({event_prefix, arg_json, sio::event_tail});
+    return m.send(frame);
+  });
   if (bus_ == nullptr) return false;
   wire::broadcast b;
   b.data_json = sio::event_data(event, arg_json);
-  b.rooms.emplace_back(from.channel());
+  b.rooms = std::move(names);
   b.except.emplace_back(from.id());
   return bus_->publish(std::move(b));
 }
@@ -221,28 +300,36 @@ app::ack_args chat::on_binary_event(member& s, std::string_view name,
   std::string storage;
   std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
   if (!payload) return refused_ack();
-  // client.to(channel).emit("chat", payload): the payload keeps its placeholders, the parts go
-  // along as they came.
+  // client.to(rooms).emit("chat", payload): the payload keeps its placeholders (and gets the
+  // stamp when it is an object), the parts go along as they came.
+  std::string_view relayed = payload->empty() ? std::string_view("null") : *payload;
   std::string data_json;
-  data_json.reserve(payload->size() + 12);
-  data_json.append(R"(["chat",)").append(payload->empty() ? "null" : *payload).append("]");
-  if (room* r = channel_room(s); has_others(r, s)) {
-    std::vector<shared_bytes> frames = binary_event_frames(data_json, attachments);
-    uint64_t n = 0;
-    rooms::for_each_member(*r, [&](member& m) {
-      if (&m != &s && send_all(m, frames)) ++n;
-    });
-    stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
-  }
-  if (bus_ == nullptr) return bus_ack(false);
+  data_json.reserve(relayed.size() + 80);
+  data_json.append(R"(["chat",)");
+  // A payload that is itself a Buffer (a bare placeholder) becomes that Buffer on arrival: no
+  // stamp to carry.
+  const bool stamped = !relayed.starts_with(R"({"_placeholder":)") && stampable(relayed) &&
+                       append_stamped(data_json, relayed, next_message_id(), wall_clock_ms());
+  if (!stamped) data_json.append(relayed);
+  data_json.append("]");
+  std::vector<std::string> names = target_rooms(s);
+  std::vector<shared_bytes> frames;
+  fan_out(s, names, [&](member& m) {
+    if (frames.empty()) frames = binary_event_frames(data_json, attachments);
+    return send_all(m, frames);
+  });
+  auto ack = [&](bool published) {
+    return stamped ? stamped_ack(ack_buf_, published, message_id_) : bus_ack(published);
+  };
+  if (bus_ == nullptr) return ack(false);
   // Other nodes get packet.data with each attachment as a msgpack bin, as a Node server sends a
   // Buffer.
   wire::broadcast b;
   b.data_json = std::move(data_json);
   b.attachments = std::move(attachments);
-  b.rooms.emplace_back(s.channel());
+  b.rooms = std::move(names);
   b.except.emplace_back(s.id());
-  return bus_ack(bus_->publish(std::move(b)));
+  return ack(bus_->publish(std::move(b)));
 }
 
 void chat::on_bus(const wire::broadcast& b) {

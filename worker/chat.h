@@ -1,8 +1,11 @@
 #pragma once
-// The seed's chat gateway (NestJS ChatGateway) for this worker:
+// The seed's chat gateway (NestJS ChatGateway) for this worker, and what chat adds beyond it:
 //   connection: join room = handshake `channel`; `login` with the handshake query to the others;
-//   `message`:  `chat` with the same payload to every other member of the room;
-//   disconnect: leave the room.
+//   `message`:  `chat` with the payload, stamped (worker/chat_stamp.h: `id`, `ts`), to every
+//               other member of every room the socket is in, each member once;
+//   `join` / `leave` (worker/chat_rooms.cpp): another room, `login` / `logout` to its others;
+//   `who` (worker/chat_rooms.cpp): the room's members on every node, through who_sink;
+//   disconnect: `logout` to the others of each of its rooms, then leave them.
 // With auth on (a member with a verified user_id()), the userId that counts is the token's: the
 // login carries the query with userId set to it (and no token), and a `message` whose payload's
 // userId is another is refused (dropped; the sender gets an `error` event) or rewritten.
@@ -23,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace chatd {
@@ -54,7 +58,12 @@ class chat final : public app {
   // publisher link took it (it is on its way to Redis; local members have it already),
   // [{"bus":false}] when it was dropped (Redis down or not keeping up, or no bus): only this
   // worker's members got it.
+  // The ACK then also carries the stamp's id ([{"bus":true,"id":"<uid>-<n>"}]) when the payload
+  // was an object (stamped).
   ack_args on_event(member& m, std::string_view name, std::string_view first_arg_json) override;
+  // What the session calls: `join`, `leave` and `who` (worker/chat_rooms.cpp) need the ack id
+  // (an error without one is an `error` event; `who` answers later); the rest goes on above.
+  ack_args on_event(member& m, const sio::event_args& ev, int64_t ack_id) override;
   // A BINARY_EVENT `message`: relays it with its attachments to the room, here and through the
   // bus (attachments as msgpack bin, the way Node's adapter sends Buffers); acknowledged as above.
   ack_args on_binary_event(member& m, std::string_view name, std::string_view first_arg_json,
@@ -102,17 +111,44 @@ class chat final : public app {
   // Where a client's ACK goes, and who hears of a socket leaving (both: the adapter node).
   std::function<void(member&, int64_t, std::string_view, std::vector<std::string>)> ack_sink;
   std::function<void(member&)> leave_sink;
+  // Who is in a room on every node (the adapter's fetchSockets, worker/who.h): `reply` runs once
+  // with the answer's JSON object. Unset: `who` is answered with an error.
+  using who_reply = std::function<void(std::string answer_json)>;
+  std::function<void(std::string room, who_reply reply)> who_sink;
 
  private:
-  // Delivers to the local members of from's room and publishes on the bus; true when the bus
-  // took the publish.
-  bool broadcast(member& from, std::string_view event_prefix, std::string_view event,
-                 std::string_view arg_json);
-  // The room named by m's channel (the seed's client.to(channel)), if it has local members.
-  room* channel_room(member& m);
+  // The rooms a broadcast from m names: every room m is in but its own id room, and its channel
+  // even when another node's socketsLeave took it out (the seed's client.to(channel)), unless
+  // the socket left it itself (`leave`).
+  // `channel_fallback` false: only the rooms it is in (its disconnect's logout).
+  std::vector<std::string> target_rooms(const member& m, bool channel_fallback = true) const;
+  // Frames once and hands to each local member of `rooms` but `from`, each once.
+  template <class Send>
+  uint64_t fan_out(member& from, const std::vector<std::string>& rooms, Send&& send);
+  // Delivers ["<event>",arg] to the local members of `rooms` but `from` and publishes it on the
+  // bus for the other nodes; true when the bus took the publish.
+  bool broadcast_to(member& from, std::vector<std::string> rooms, std::string_view event_prefix,
+                    std::string_view event, std::string_view arg_json);
+  // The handshake query as `login` / `logout` carry it (verified: userId the token's, no token).
+  std::string_view login_payload(const member& m, std::string& storage) const;
+  // --- worker/chat_rooms.cpp ---
+  // The room a join / leave / who names (its argument "room" or {"room":"…"}), or why not.
+  struct room_arg {
+    std::string room;
+    std::string error;
+  };
+  room_arg room_of_arg(std::string_view first_arg_json, bool optional_room) const;
+  // Answers a join / leave / who: an ACK when asked for (ack_buf_), else an `error` event.
+  ack_args answer(member& m, int64_t ack_id, std::string_view event, const std::string& error);
+  ack_args on_join(member& m, std::string_view arg, int64_t ack_id);
+  ack_args on_leave(member& m, std::string_view arg, int64_t ack_id);
+  ack_args on_who(member& m, std::string_view arg, int64_t ack_id);
+  // [{"room":…,"rooms":[…]}] into ack_buf_.
+  ack_args rooms_ack(const member& m, std::string_view room);
+  // The next message id: this node's uid and a counter.
+  std::string_view next_message_id();
   // Whether r has a member other than m (the sender may have left its channel).
   static bool has_others(const room* r, const member& m);
-  void deliver(room& r, const shared_bytes& frame, const member* except);
   // Queues a packet's frames on one member; false when the member refused the first.
   static bool send_all(member& m, const std::vector<shared_bytes>& frames);
   void finish_connect(member& m);
@@ -131,6 +167,14 @@ class chat final : public app {
   std::unordered_map<std::string_view, member*, string_hash, std::equal_to<>> by_sid_;
   uint64_t mark_ = 0;
   connect_limits limits_;
+  std::string node_uid_;        // the bus's uid (random per worker process), "local" without one
+  uint64_t message_counter_ = 0;
+  std::string message_id_;      // the last stamp's id
+  std::string stamp_buf_;       // the stamped payload, reused across messages
+  std::string ack_buf_;         // the last ACK's arguments (valid until the next call)
+  // Sockets that left their handshake channel themselves (`leave`), by id (views of the
+  // member's storage, erased at its disconnect): a message no longer falls back to it.
+  std::unordered_set<std::string_view, string_hash, std::equal_to<>> left_channel_;
   // Sessions whose CONNECT answer waits for their room's subscription, by room.
   std::unordered_map<std::string, std::vector<member*>, string_hash, std::equal_to<>> pending_;
 };

@@ -7,6 +7,7 @@
 #include "common/engineio.h"
 #include "common/log.h"
 #include "worker/connection.h"
+#include "worker/presence.h"
 #include "worker/session.h"
 
 #include <unistd.h>
@@ -72,6 +73,14 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
                                                  &ip_limits_, [this] { return uv_now(loop_); }});
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
   adapter_->start();
+  // `who`: GET /presence's question and answer, asked from a socket.
+  chat_->who_sink = [this](std::string room, chat::who_reply reply) {
+    wire::room_selector sel;
+    sel.rooms.push_back(room);
+    adapter_->fetch_sockets(std::move(sel), [room, reply = std::move(reply)](adapter_node::fetch_result r) {
+      reply(render_presence(room, r));
+    });
+  };
   for (const namespace_config& ns : cfg_.namespaces) {
     if (ns.app == app_kind::chat) {
       namespaces_.add(ns, *chat_);

@@ -6,7 +6,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { scope, collect, settle, waitFor, httpRequest, getMetrics, expectConnectError, isReference } = require('./lib/harness');
+const { scope, collect, settle, waitFor, httpRequest, getMetrics, expectConnectError, isReference, unstampText } = require('./lib/harness');
 const { rawHttp, openWebSocket, openEngineIO, upgradeRequest } = require('./lib/rawws');
 
 const TIMEOUT = { timeout: 60_000 };
@@ -256,7 +256,7 @@ test('a client DISCONNECT leaves the room and keeps the Engine.IO connection', T
   const eio = s.track(await openEngineIO(server.port, { query: { channel: 'r', userId: 'raw' } }));
   await eio.connect();
   a.emit('message', { n: 1 });
-  assert.equal(await eio.next({ label: 'chat 1', match: (x) => x.startsWith('42') }), '42["chat",{"n":1}]');
+  assert.equal(unstampText(await eio.next({ label: 'chat 1', match: (x) => x.startsWith('42') })), '42["chat",{"n":1}]');
   eio.send('41');
   await settle();
   a.emit('message', { n: 2 });
@@ -266,7 +266,7 @@ test('a client DISCONNECT leaves the room and keeps the Engine.IO connection', T
   assert.equal(eio.ws.tcpClosed, false);
   assert.match(await eio.connect(), /^40\{"sid":/);
   a.emit('message', { n: 3 });
-  assert.equal(await eio.next({ label: 'chat 3', match: (x) => x.startsWith('42') }), '42["chat",{"n":3}]');
+  assert.equal(unstampText(await eio.next({ label: 'chat 3', match: (x) => x.startsWith('42') })), '42["chat",{"n":3}]');
 });
 
 test('heartbeat: pings every pingInterval, socket.io-client answers and stays connected', TIMEOUT, async (t) => {

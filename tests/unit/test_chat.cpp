@@ -1,10 +1,11 @@
 // The seed's gateway against members of the test's own (no session, no socket, no Redis):
-// login to the others on connect, message -> chat to every other member of the room, nothing to
-// other rooms, leave on disconnect. And the rooms rule it relies on: a join or leave while a
+// login to the others on connect, message -> chat (stamped) to every other member of the room,
+// nothing to other rooms, logout and leave on disconnect; and beyond the seed: join, leave, who. And the rooms rule it relies on: a join or leave while a
 // broadcast walks the room stops the process (CHATD_ASSERT, in every build).
 
 #include "tests/unit/test_member.h"
 #include "worker/chat.h"
+#include "worker/chat_stamp.h"
 #include "worker/member.h"
 #include "worker/rooms.h"
 
@@ -15,6 +16,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <chrono>
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -23,6 +27,28 @@ using chatd::testing::test_member;
 
 namespace {
 
+// A delivered frame without the server's stamp (`"id":"…","ts":<ms>` as an object's first
+// members), so the client's own payload can be compared exactly.
+std::string unstamped(const std::string& frame) {
+  static const std::regex stamp(R"re(\{"id":"[^"]*","ts":[0-9]+,?)re");
+  return std::regex_replace(frame, stamp, "{");
+}
+
+std::vector<std::string> unstamped(const std::vector<std::string>& frames) {
+  std::vector<std::string> out;
+  for (const std::string& f : frames) out.push_back(unstamped(f));
+  return out;
+}
+
+// An EVENT as the session hands it over: its name and its one argument (none when empty).
+sio::event_args event(std::string name, std::string_view arg = {}) {
+  sio::event_args ev;
+  ev.name = std::move(name);
+  ev.first_arg = arg;
+  ev.args = arg;
+  ev.argc = arg.empty() ? 0 : 1;
+  return ev;
+}
 
 }  // namespace
 
@@ -63,7 +89,7 @@ TEST_CASE("chat: a message goes as chat to every other member of the room, same 
   const uint64_t before = stats.deliveries_total.load();
   c.on_event(a, "message", R"({"body":"hi","n":1.5})");
   CHECK(a.got.empty());
-  CHECK(b.got == std::vector<std::string>{R"(42["chat",{"body":"hi","n":1.5}])"});
+  CHECK(unstamped(b.got) == std::vector<std::string>{R"(42["chat",{"body":"hi","n":1.5}])"});
   CHECK(d.got == b.got);
   CHECK(x.got.empty());
   CHECK(stats.deliveries_total.load() - before == 2);
@@ -81,12 +107,15 @@ TEST_CASE("chat: a message's ACK says it did not reach a bus when there is none;
   c.on_connect(b);
   app::ack_args ack = c.on_event(a, "message", "1");
   REQUIRE(ack.has_value());
-  CHECK(*ack == R"([{"bus":false}])");
+  CHECK(*ack == R"([{"bus":false}])");  // not an object: unstamped, no id
   CHECK(b.got.back() == R"(42["chat",1])");  // delivered locally all the same
+  ack = c.on_event(a, "message", "{}");
+  REQUIRE(ack.has_value());
+  CHECK(*ack == R"([{"bus":false,"id":"local-1"}])");
   CHECK_FALSE(c.on_event(a, "typing", "true").has_value());
   ack = c.on_binary_event(a, "message", R"({"_placeholder":true,"num":0})", {"x"});
   REQUIRE(ack.has_value());
-  CHECK(*ack == R"([{"bus":false}])");
+  CHECK(*ack == R"([{"bus":false}])");  // a bare Buffer: nothing to stamp
   CHECK_FALSE(c.on_binary_event(a, "other", "1", {}).has_value());
 }
 
@@ -225,13 +254,14 @@ TEST_CASE("chat: a verified member's login carries the token's user as userId, a
 
 namespace {
 
-// Alice (verified) and b in one room, connected, their logins cleared.
-struct verified_pair {
+// a and b in lobby, connected, their logins cleared; with a rule, a is verified as alice.
+struct lobby_pair {
   worker_stats stats;
   chat c;
   test_member a{"a", "lobby"}, b{"b", "lobby"};
-  explicit verified_pair(user_id_rule rule) : c(stats, nullptr, false, rule) {
-    a.user = "alice";
+  explicit lobby_pair(std::optional<user_id_rule> verified = std::nullopt)
+      : c(stats, nullptr, false, verified.value_or(user_id_rule::refuse)) {
+    if (verified) a.user = "alice";
     c.on_connect(a);
     c.on_connect(b);
     a.got.clear();
@@ -242,7 +272,7 @@ struct verified_pair {
 }  // namespace
 
 TEST_CASE("chat: refuse: a message with another userId is dropped and its sender gets error") {
-  verified_pair p(user_id_rule::refuse);
+  lobby_pair p(user_id_rule::refuse);
   auto& [stats, c, a, b] = p;
   c.on_event(a, "message", R"({"userId":"bob","body":"hi"})");
   c.on_event(a, "message", R"("no object")");
@@ -251,15 +281,197 @@ TEST_CASE("chat: refuse: a message with another userId is dropped and its sender
   CHECK(a.got[0] ==
         R"(42["error",{"message":"forbidden","data":{"reason":"userId does not match the token's user"}}])");
   c.on_event(a, "message", R"({"userId":"alice","body":"hi"})");
-  CHECK(b.got == std::vector<std::string>{R"(42["chat",{"userId":"alice","body":"hi"}])"});
+  CHECK(unstamped(b.got) == std::vector<std::string>{R"(42["chat",{"userId":"alice","body":"hi"}])"});
   CHECK(stats.auth_user_id_mismatch_total.load() == 2);
 }
 
 TEST_CASE("chat: rewrite: a message with another or no userId goes out with the token's user") {
-  verified_pair p(user_id_rule::rewrite);
+  lobby_pair p(user_id_rule::rewrite);
   auto& [stats, c, a, b] = p;
   c.on_event(a, "message", R"({"userId":"bob","body":"hi"})");
   c.on_event(a, "message", R"({"body":"hey"})");
-  CHECK(b.got == std::vector<std::string>{R"(42["chat",{"userId":"alice","body":"hi"}])",
-                                          R"(42["chat",{"body":"hey","userId":"alice"}])"});
+  CHECK(unstamped(b.got) == std::vector<std::string>{R"(42["chat",{"userId":"alice","body":"hi"}])",
+                                                     R"(42["chat",{"body":"hey","userId":"alice"}])"});
+}
+
+// --- Stamps ----------------------------------------------------------------------------------
+
+TEST_CASE("chat stamp: an object gets id and ts as its first members, its own text untouched") {
+  std::string out;
+  CHECK(append_stamped(out, R"({"body":"hi","n":[1,{"x":"}"}]})", "u-7", 1700000000123));
+  CHECK(out == R"({"id":"u-7","ts":1700000000123,"body":"hi","n":[1,{"x":"}"}]})");
+  out.clear();
+  CHECK(append_stamped(out, " { } ", "u-8", 5));
+  CHECK(out == R"({"id":"u-8","ts":5})");
+  out.clear();
+  // A client's own id comes after the stamp: JSON.parse keeps the client's.
+  CHECK(append_stamped(out, R"({"id":"mine"})", "u-9", 6));
+  CHECK(out == R"({"id":"u-9","ts":6,"id":"mine"})");
+}
+
+TEST_CASE("chat stamp: anything but an object is left unstamped") {
+  for (std::string_view p : {R"("text")", "1", "null", "[1,{}]", "true", ""}) {
+    std::string out;
+    CHECK_FALSE(append_stamped(out, p, "u-1", 1));
+    CHECK(out.empty());
+  }
+}
+
+TEST_CASE("chat: each message's stamp has a new id and the time; the ACK names the id") {
+  lobby_pair p;
+  auto& [stats, c, a, b] = p;
+  const auto now_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
+  std::string first(*c.on_event(a, "message", R"({"body":"one"})"));
+  std::string second(*c.on_event(a, "message", R"({"body":"two"})"));
+  CHECK(first == R"([{"bus":false,"id":"local-1"}])");
+  CHECK(second == R"([{"bus":false,"id":"local-2"}])");
+  REQUIRE(b.got.size() == 2);
+  std::smatch ts;
+  REQUIRE(std::regex_search(b.got[0], ts, std::regex(R"re(^42\["chat",\{"id":"local-1","ts":([0-9]+),"body":"one"\}\]$)re")));
+  const uint64_t stamped_at = std::stoull(ts[1]);
+  CHECK(stamped_at >= now_ms);
+  CHECK(stamped_at < now_ms + 5000);
+}
+
+// --- join, leave, who ------------------------------------------------------------------------
+
+TEST_CASE("chat: join adds a room, tells its others login, and acks the socket's rooms") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), b("b", "lobby"), v("v", "vip");
+  for (test_member* m : {&a, &b, &v}) c.on_connect(*m);
+  for (test_member* m : {&a, &b, &v}) m->got.clear();
+  app::ack_args ack = c.on_event(a, event("join", R"("vip")"), 1);
+  REQUIRE(ack.has_value());
+  CHECK(*ack == R"([{"room":"vip","rooms":["lobby","vip"]}])");
+  CHECK(v.got == std::vector<std::string>{R"(42["login",{"channel":"lobby","userId":"a"}])"});
+  CHECK(b.got.empty());  // lobby is not told
+  CHECK(a.got.empty());
+  // {room} works too; joining again answers the same and tells nobody.
+  ack = c.on_event(a, event("join", R"({"room":"vip"})"), 2);
+  CHECK(*ack == R"([{"room":"vip","rooms":["lobby","vip"]}])");
+  CHECK(v.got.size() == 1);
+}
+
+namespace {
+
+// a and b in lobby, v in vip, x in other; a has joined vip too (b as well when asked); what they
+// were sent so far cleared.
+struct four_members {
+  worker_stats stats;
+  chat c{stats, nullptr};
+  test_member a{"a", "lobby"}, b{"b", "lobby"}, v{"v", "vip"}, x{"x", "other"};
+  explicit four_members(bool b_in_vip = false) {
+    for (test_member* m : {&a, &b, &v, &x}) c.on_connect(*m);
+    c.on_event(a, event("join", R"("vip")"), 1);
+    if (b_in_vip) c.on_event(b, event("join", R"("vip")"), 2);
+    for (test_member* m : {&a, &b, &v, &x}) m->got.clear();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("chat: leave tells the room's remaining members logout; the handshake channel can be left") {
+  four_members f;
+  auto& [stats, c, a, b, v, x] = f;
+  app::ack_args ack = c.on_event(a, event("leave", R"("lobby")"), 2);
+  REQUIRE(ack.has_value());
+  CHECK(*ack == R"([{"room":"lobby","rooms":["vip"]}])");
+  CHECK(b.got == std::vector<std::string>{R"(42["logout",{"channel":"lobby","userId":"a"}])"});
+  CHECK(v.got.empty());
+  // Its messages now go to vip only.
+  c.on_event(a, "message", "1");
+  CHECK(b.got.size() == 1);
+  CHECK(v.got == std::vector<std::string>{R"(42["chat",1])"});
+  // Joining the channel again brings it back.
+  c.on_event(a, event("join", R"("lobby")"), 3);
+  c.on_event(a, "message", "2");
+  CHECK(b.got.back() == R"(42["chat",2])");
+}
+
+TEST_CASE("chat: a message to several rooms reaches each other member once") {
+  four_members f(true);
+  auto& [stats, c, a, b, v, x] = f;
+  const uint64_t before = stats.deliveries_total.load();
+  c.on_event(a, "message", "7");
+  CHECK(x.got.empty());
+  CHECK(b.got == std::vector<std::string>{R"(42["chat",7])"});
+  CHECK(v.got == std::vector<std::string>{R"(42["chat",7])"});
+  CHECK(a.got.empty());
+  CHECK(stats.deliveries_total.load() - before == 2);
+}
+
+TEST_CASE("chat: a disconnect tells each room's others logout, once per member") {
+  four_members f(true);
+  auto& [stats, c, a, b, v, x] = f;
+  c.on_disconnect(a);
+  const std::string logout = R"(42["logout",{"channel":"lobby","userId":"a"}])";
+  CHECK(b.got == std::vector<std::string>{logout});
+  CHECK(v.got == std::vector<std::string>{logout});
+  CHECK(x.got.empty());
+}
+
+TEST_CASE("chat: bad room names are refused with an error ack, or an error event without one") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  c.set_connect_limits(chat::connect_limits{8, 0, nullptr, [] { return uint64_t{0}; }});
+  test_member a("a", "lobby");
+  c.on_connect(a);
+  a.got.clear();
+  auto error_of = [&](std::string_view name, std::string_view arg) {
+    app::ack_args ack = c.on_event(a, event(std::string(name), arg), 9);
+    return ack ? std::string(*ack) : std::string("<none>");
+  };
+  CHECK(error_of("join", R"("much-too-long")") == R"([{"error":"room is longer than 8 characters"}])");
+  CHECK(error_of("join", R"("a\u0001")") == R"([{"error":"room contains a control character"}])");
+  const std::string usage =
+      R"x([{"error":"a room name is needed: emit(event, \"room\") or emit(event, {room: \"room\"})"}])x";
+  CHECK(error_of("join", "") == usage);
+  CHECK(error_of("join", "42") == usage);
+  CHECK(error_of("join", R"({"name":"x"})") == usage);
+  CHECK(error_of("join", R"("a")") == R"([{"error":"a socket's own id is not a room to join"}])");
+  CHECK(error_of("leave", R"("vip")") == R"([{"error":"not in room vip"}])");
+  CHECK(chat::rooms_of(a) == std::vector<std::string>{"a", "lobby"});
+  CHECK(a.got.empty());
+  CHECK_FALSE(c.on_event(a, event("join", R"("much-too-long")"), -1).has_value());
+  CHECK(a.got == std::vector<std::string>{
+      R"(42["error",{"message":"room is longer than 8 characters","event":"join"}])"});
+  CHECK(a.disconnects == 0);
+}
+
+TEST_CASE("chat: a join over the address's room quota is refused") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  ip_limits per_ip(ip_limit_settings{0, 0, 1});
+  c.set_connect_limits(chat::connect_limits{0, 0, &per_ip, [] { return uint64_t{0}; }});
+  test_member a("a", "lobby");
+  a.hs.address = "10.0.0.1";
+  c.on_connect(a);  // lobby is the address's one room
+  app::ack_args ack = c.on_event(a, event("join", R"("vip")"), 1);
+  REQUIRE(ack.has_value());
+  CHECK(ack->find(R"([{"error":)") == 0);
+  CHECK(chat::rooms_of(a) == std::vector<std::string>{"a", "lobby"});
+  CHECK(stats.limit_rooms_refused_total.load() == 1);
+}
+
+TEST_CASE("chat: who asks the who sink and answers the ACK later, to a socket still there") {
+  lobby_pair p;
+  auto& [stats, c, a, b] = p;
+  std::vector<std::pair<std::string, chat::who_reply>> asked;
+  c.who_sink = [&](std::string room, chat::who_reply reply) { asked.emplace_back(room, std::move(reply)); };
+  CHECK_FALSE(c.on_event(a, event("who"), 4).has_value());  // who(): its channel
+  CHECK_FALSE(c.on_event(b, event("who", R"({"room":"vip"})"), 5).has_value());
+  REQUIRE(asked.size() == 2);
+  CHECK(asked[0].first == "lobby");
+  CHECK(asked[1].first == "vip");
+  asked[0].second(R"({"room":"lobby","sockets":[]})");
+  CHECK(a.got == std::vector<std::string>{R"(434[{"room":"lobby","sockets":[]}])"});
+  c.on_disconnect(b);
+  asked[1].second(R"({"room":"vip","sockets":[]})");  // b has gone: nothing to answer
+  CHECK(b.got.size() == 0);
+  // Without an ack there is nowhere to answer.
+  c.on_event(a, event("who", R"("lobby")"), -1);
+  CHECK(a.got.back() ==
+        R"x(42["error",{"message":"who answers in its ack: emit(\"who\", \"room\", (answer) => …)","event":"who"}])x");
 }

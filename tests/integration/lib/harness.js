@@ -749,11 +749,33 @@ async function expectConnectError(url, opts = {}) {
   throw new Error(`expected a connect_error from ${url}${opts.namespace || ''}, but the client connected`);
 }
 
+// chatd stamps every `chat` whose payload is an object with the server's `id` (the worker's
+// 6-character adapter uid, '-', a counter) and `ts` as its first members (README, Events); a
+// client's own `id` wins over it; the reference seed stamps nothing. Tests compare the client's
+// own payload exactly: `collect(socket, 'chat')` keeps each stamp in `stamps` (null: unstamped)
+// and the payload without it in `items`/`args`, and raw frames go through unstampText.
+const STAMP_ID = /^[A-Za-z0-9_-]{6}-[0-9]+$/;
+
+function isStamp(p) {
+  return !isReference && isPlainObject(p) && typeof p.id === 'string' && STAMP_ID.test(p.id) && Number.isSafeInteger(p.ts);
+}
+
+function unstamped(p) {
+  if (!isStamp(p)) return p;
+  const { id, ts, ...rest } = p;
+  return rest;
+}
+
+function unstampText(text) {
+  return isReference ? text : text.replace(/^(4[25](?:[0-9]+-)?\["chat",\{)"id":"[^"]*","ts":[0-9]+,?/, '$1');
+}
+
 function collect(socket, event) {
   const c = {
     event,
     items: [],
     args: [],
+    stamps: [],
     count(pred) {
       return pred ? c.items.filter(pred).length : c.items.length;
     },
@@ -776,6 +798,10 @@ function collect(socket, event) {
   };
   socket.on(event, (...args) => {
     if (typeof args[args.length - 1] === 'function') args.pop();
+    if (event === 'chat') {
+      c.stamps.push(isStamp(args[0]) ? { id: args[0].id, ts: args[0].ts } : null);
+      args[0] = unstamped(args[0]);
+    }
     c.args.push(args);
     c.items.push(args[0]);
   });
@@ -881,6 +907,8 @@ function scope(t) {
 }
 
 module.exports = {
+  unstamped,
+  unstampText,
   SOURCE_DIR,
   TARGET,
   isReference,
