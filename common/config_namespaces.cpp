@@ -129,7 +129,11 @@ std::optional<namespaces_error> load_namespaces(config& c, const YAML::Node& sec
 }
 
 std::optional<namespaces_error> resolve_namespaces(config& c) {
-  if (c.namespaces.empty()) c.namespaces.push_back(namespace_config{.name = "/"});
+  if (c.namespaces.empty()) {
+    namespace_config root;
+    root.name = "/";
+    c.namespaces.push_back(std::move(root));
+  }
   for (namespace_config& ns : c.namespaces) {
     if (ns.app == app_kind::chat && ns.name != "/") {
       return namespaces_error{ns.line, fmt::format("namespaces.{}: app chat serves \"/\" only (the "
