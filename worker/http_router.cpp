@@ -201,6 +201,7 @@ void engineio(connection& c, request& req, std::string_view query_text) {
   }
   if (const std::string* sid = q.get("sid")) {
     session* s = c.owner().find_session(*sid);
+    if (s != nullptr && s->expire_if_overdue()) s = nullptr;
     if (s == nullptr) return eio_error(c, eio::error_code::session_id_unknown, upgrade, keep_alive, extra);
     if (ws) {
       if (!upgrade) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);

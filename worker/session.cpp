@@ -139,6 +139,8 @@ bool session::begin_upgrade(transport& ws) {
 }
 
 void session::on_ws_message(transport& t, bool text, std::string_view payload) {
+  // A pong after its deadline is too late, though the wheel has not fired yet: as engine.io.
+  if (expire_if_overdue()) return;
   if (&t == probe_) {
     if (!text) {
       drop_probe();
@@ -249,9 +251,20 @@ void session::on_timer() {
     s->send(s->ctx_.ping_frame);
     s->awaiting_pong_ = true;
     s->pong_deadline_extended_ = false;
-    s->pong_deadline_ = now + s->ctx_.cfg.ping_timeout_ms;
+    // The pong is due ping_timeout after the ping was due, not after the wheel fired (up to a
+    // tick late): the session ends at ping_interval + ping_timeout, as engine.io's two timers end
+    // it. A ping later than that (a stalled loop) still gives the client all of ping_timeout.
+    const uint64_t sent = now - s->next_ping_at_ <= s->ctx_.timers.tick_ms() ? s->next_ping_at_ : now;
+    s->pong_deadline_ = sent + s->ctx_.cfg.ping_timeout_ms;
   }
   s->arm_timer();
+}
+
+bool session::expire_if_overdue() {
+  if (state_ < state::closing && awaiting_pong_ && uv_now(ctx_.loop) >= pong_deadline_) {
+    fail(ws::close_code::normal, "ping timeout");
+  }
+  return state_ >= state::closing;
 }
 
 void session::fail(uint16_t ws_code, std::string_view why) {

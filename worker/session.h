@@ -84,6 +84,10 @@ class session final : private timer_node {
   void on_binary(std::string_view data);
   // The transport is gone (or going): leave the room, stop timers, free this later.
   void end();
+  // The pong deadline has passed though the wheel (a tick coarse) has not fired yet: the session
+  // fails now ("ping timeout"), as engine.io's exact timer would have closed it. True when the
+  // session is closing or closed: a request naming its sid finds no session (400, code 1).
+  bool expire_if_overdue();
 
 
   bool polling() const { return state_ != state::closed && poll_ != nullptr && conn_ == poll_.get(); }

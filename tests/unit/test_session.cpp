@@ -425,6 +425,23 @@ TEST_CASE("a ping left unanswered past the ping timeout ends the session") {
   CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
 }
 
+TEST_CASE("an unanswered ping ends the session at ping_interval + ping_timeout, not a tick later") {
+  fixture f;  // ping 60 ms, timeout 40 ms, on a wheel of 10 ms ticks
+  session& s = f.open();
+  s.on_poll_data("40");
+  std::string sid(s.eio_sid());
+  const uint64_t due = uv_now(&f.loop) + 60 + 40;
+  // Before the deadline the session lives; from it on a request finds it expired, whether or not
+  // the wheel has fired yet.
+  while (uv_now(&f.loop) < due) {
+    REQUIRE(f.registry->find(sid) == &s);
+    CHECK_FALSE(s.expire_if_overdue());
+    f.run_for(1);
+  }
+  CHECK((f.registry->find(sid) == nullptr || s.expire_if_overdue()));
+  CHECK(f.registry->find(sid) == nullptr);
+}
+
 TEST_CASE("a packet while a pong is awaited moves the ping deadline once, by ping_timeout") {
   config c = short_timers();
   c.ping_interval_ms = 100;
