@@ -205,16 +205,14 @@ void engineio(connection& c, request& req, std::string_view query_text) {
     if (s == nullptr) return eio_error(c, eio::error_code::session_id_unknown, upgrade, keep_alive, extra);
     if (ws) {
       if (!upgrade) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
-      if (!s->polling()) {
-        // Upgraded already, or opened on WebSocket: a second WebSocket for the sid is closed.
-        return eio_error(c, eio::error_code::bad_request, true, false);
-      }
       if (!ws_accept(c, req)) return;
-      if (s->begin_upgrade(c)) {
-        c.carry(*s);
-      } else {
-        c.close_ws(ws::close_code::normal);
+      if (!s->begin_upgrade(c)) {
+        // As engine.io's onWebSocket: a WebSocket for a sid upgraded already (or opened on
+        // WebSocket), or whose upgrade is under way, completes its handshake and is closed at
+        // once, with ws's close(): a close frame without a status code.
+        return c.close_ws(ws::close_code::no_status);
       }
+      c.carry(*s);
       return;
     }
     if (!s->polling()) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
