@@ -795,3 +795,35 @@ TEST_CASE("the handshake and the CONNECT's auth are kept for other nodes to fetc
   CHECK(s.handshake().address == "127.0.0.9");
   CHECK(s.handshake().issued_ms == 1700000000000);
 }
+
+TEST_CASE("raw echo: a polling session sends each message packet back, text and binary, and awaits no CONNECT") {
+  fixture f;  // connect_timeout 150 ms
+  session& s = session::create(*f.ctx, nullptr, "{}", "", false, {}, /*raw_echo=*/true);
+  std::string sid(s.eio_sid());
+  f.drain(s);  // the open packet
+  s.on_poll_data("4hello\x1e" "40\x1e" "bAQIDBA==");
+  CHECK(f.drain(s) == std::vector<std::string>{"4hello", "40", "bAQIDBA=="});
+  for (int i = 0; i < 12; ++i) {  // past connect_timeout, answering the pings in time
+    f.run_for(20);
+    for (const std::string& p : f.drain(s)) {
+      if (p == "2") s.on_poll_data("3");
+    }
+  }
+  CHECK(f.registry->find(sid) == &s);
+  CHECK(f.application.calls.empty());  // no Socket.IO layer: "40" was a message like any other
+}
+
+TEST_CASE("raw echo: a WebSocket session sends each message back on its frame kind; a bad packet closes it") {
+  fixture f;
+  fake_ws& ws = f.new_ws();
+  session& s = session::create(*f.ctx, &ws, "{}", "", false, {}, /*raw_echo=*/true);
+  s.on_ws_message(ws, true, "4hi");
+  s.on_ws_message(ws, false, std::string_view("\x01\x02\x03\x04", 4));
+  REQUIRE(ws.sent.size() == 3);
+  CHECK(ws.sent[1] == "4hi");
+  CHECK(ws.sent[2] == std::string("\x01\x02\x03\x04", 4));
+  s.on_ws_message(ws, true, "abc");
+  CHECK(ws.closed);
+  CHECK(ws.close_code == 1002);
+  CHECK(f.application.calls.empty());
+}
