@@ -148,6 +148,25 @@ TEST_CASE("loading etc/chatd.yaml gives the built-in defaults") {
   check_equal(*r, config{});
 }
 
+TEST_CASE("etc/conformance.yaml has the protocol test suites' settings") {
+  auto r = load_config_file(CHATD_SOURCE_DIR "/etc/conformance.yaml");
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message()));
+  auto v = validate_config(*r, "etc/conformance.yaml");
+  REQUIRE_MESSAGE(v.has_value(), (v ? std::string() : v.error().message()));
+  CHECK(v->listen_port == 3000);
+  CHECK(v->ping_interval_ms == 300);
+  CHECK(v->ping_timeout_ms == 200);
+  CHECK(v->max_payload == 1000000);
+  CHECK(v->connect_timeout_ms == 1000);
+  CHECK(v->allowed_origins == std::vector<std::string>{"*"});
+  CHECK(v->echo_path == "/engine.io/");
+  REQUIRE(v->namespaces.size() == 2);
+  CHECK(v->namespaces[0].name == "/");
+  CHECK(v->namespaces[0].app == app_kind::echo);
+  CHECK(v->namespaces[1].name == "/custom");
+  CHECK(v->namespaces[1].app == app_kind::echo);
+}
+
 TEST_CASE("an empty file means all defaults") { check_equal(load_ok(""), config{}); }
 
 TEST_CASE("a file of only comments means all defaults") {
