@@ -8,7 +8,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { scope, collect, settle, waitFor, httpRequest, sleep, isReference } = require('./lib/harness');
-const { handshake, poll, post, handovers, sessionsTotal, sidSlot } = require('./lib/polling');
+const { handshake, poll, post, handovers, sessionsTotal, sidSlot, assertEioError } = require('./lib/polling');
 const { openWebSocket, rawHttp, upgradeRequest } = require('./lib/rawws');
 
 const TIMEOUT = { timeout: 60_000 };
@@ -33,19 +33,7 @@ async function world(t, engineio = {}) {
   return { s, server };
 }
 
-const ERR = {
-  0: '{"code":0,"message":"Transport unknown"}',
-  1: '{"code":1,"message":"Session ID unknown"}',
-  2: '{"code":2,"message":"Bad handshake method"}',
-  3: '{"code":3,"message":"Bad request"}',
-  5: '{"code":5,"message":"Unsupported protocol version"}',
-};
-
-function assertError(res, code, what) {
-  assert.equal(res.status, 400, `${what}: status (${res.body})`);
-  assert.match(res.headers['content-type'] || '', /^application\/json/, `${what}: content-type`);
-  assert.equal(res.body, ERR[code], `${what}: body`);
-}
+const assertError = assertEioError;
 
 test('polling handshake, GET, POST and their errors', TIMEOUT, async (t) => {
   const { server } = await world(t);
