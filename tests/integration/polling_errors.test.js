@@ -8,8 +8,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { scope, collect, settle, waitFor, httpRequest, sleep, isReference } = require('./lib/harness');
-const { handshake, poll, post, handovers, sessionsTotal, sidSlot, assertEioError } = require('./lib/polling');
+const { handshake, poll, post, handovers, sessionsTotal, sidSlot } = require('./lib/polling');
 const { openWebSocket, rawHttp, upgradeRequest } = require('./lib/rawws');
+const { assertEioError } = require('./lib/polling');
 
 const TIMEOUT = { timeout: 60_000 };
 const MAX_PAYLOAD = 10_000;
