@@ -225,7 +225,8 @@ constexpr numeric_key k_numeric_keys[] = {
 
 // Keys whose value is text (or a list of text) and have their own check.
 constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redis.key",
-                                            "engineio.allowed_origins", "log.level",
+                                            "engineio.allowed_origins", "engineio.echo_path",
+                                            "log.level",
                                             "adapter.serve_requests", "adapter.socket_rooms",
                                             "adapter.specific_response_channel",
                                             "adapter.subscription", "limits.message_rate_action",
@@ -343,6 +344,24 @@ std::optional<std::string> check_redis_key(std::string_view text) {
     // The adapter builds channels as "<key>#<nsp>#<room>#": a '#' in the key would be ambiguous.
     return fmt::format("redis.key: must not contain '#', got '{}'", text);
   }
+  return std::nullopt;
+}
+
+// The raw Engine.IO echo endpoint's path: empty (off), or a path of its own between slashes,
+// matched exactly as /socket.io/ is (a request path never carries the query).
+std::optional<std::string> check_echo_path(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (text.size() < 3 || text.front() != '/' || text.back() != '/') {
+    return fmt::format("engineio.echo_path: expected a path such as /engine.io/ (a '/' at both "
+                       "ends), got '{}'", text);
+  }
+  for (char ch : text) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f || ch == '?' || ch == '#' || ch == '%') {
+      return fmt::format("engineio.echo_path: '{}' has a character a request path cannot match",
+                         text);
+    }
+  }
+  if (text == "/socket.io/") return std::string("engineio.echo_path: /socket.io/ is the Socket.IO endpoint");
   return std::nullopt;
 }
 
@@ -640,6 +659,9 @@ class loader {
     } else if (path == "redis.key") {
       reason = check_redis_key(text);
       cfg_.redis_key = text;
+    } else if (path == "engineio.echo_path") {
+      reason = check_echo_path(text);
+      cfg_.echo_path = text;
     } else if (path == "log.level") {
       reason = check_log_level(text, cfg_.log_level);
     } else if (path == "adapter.serve_requests") {
@@ -761,6 +783,7 @@ expected<config, config_error> validate_config(config c, const std::string& sour
     for (size_t i = 0; i < c.allowed_origins.size(); ++i) {
       if (auto reason = check_origin(c.allowed_origins[i], i)) return fail(std::move(*reason));
     }
+    if (auto reason = check_echo_path(c.echo_path)) return fail(std::move(*reason));
     int level = static_cast<int>(c.log_level);
     if (level < 0 || level >= static_cast<int>(log::level_names.size())) {
       return fail(fmt::format("log.level: {} is not a log level", level));

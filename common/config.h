@@ -60,6 +60,7 @@ struct config {
   uint32_t connect_timeout_ms = 45000;         // Socket.IO CONNECT must arrive within this
   uint32_t upgrade_timeout_ms = 10000;
   std::vector<std::string> allowed_origins;    // CORS; empty: no CORS headers
+  std::string echo_path;                       // raw Engine.IO echo endpoint; empty: off
   // limits:
   uint32_t max_connections = 100000;           // whole daemon, split evenly over the workers
   uint32_t max_backpressure = 1048576;         // bytes queued to one client before it is dropped

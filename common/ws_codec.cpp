@@ -324,12 +324,16 @@ void append_frame(std::string& out, opcode op, std::string_view payload) {
 }
 
 std::string close_frame(uint16_t code, std::string_view reason) {
+  std::string out;
+  if (code == close_code::no_status) {
+    append_frame(out, opcode::close, {});
+    return out;
+  }
   char body[125];
   body[0] = static_cast<char>(code >> 8);
   body[1] = static_cast<char>(code & 0xFF);
   std::string_view r = utf8_prefix(reason, sizeof body - 2);
   if (!r.empty()) std::memcpy(body + 2, r.data(), r.size());
-  std::string out;
   append_frame(out, opcode::close, std::string_view(body, 2 + r.size()));
   return out;
 }

@@ -91,7 +91,8 @@ size_t header_size(size_t len);
 size_t write_header(char* out, opcode op, size_t payload_len, bool fin = true);
 // Appends a whole unmasked frame to `out`.
 void append_frame(std::string& out, opcode op, std::string_view payload);
-// A close frame with `code` and an optional reason (truncated to fit 125 bytes).
+// A close frame with `code` and an optional reason (truncated to fit 125 bytes); for
+// close_code::no_status, which is never sent, a close frame without a body (ws's close()).
 std::string close_frame(uint16_t code, std::string_view reason = {});
 // Client side (tests, load generator): appends a frame masked with `mask_key`.
 void append_masked_frame(std::string& out, opcode op, std::string_view payload, uint32_t mask_key,

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The README's run command: install the Debian packages, build chatd (Release) and run it on the
-# repository's etc/chatd.yaml. If the configured Redis (redis.url in the file, or --redis URL on
-# this command line; default redis://127.0.0.1:6379) does not answer PING and is on this machine,
+# repository's etc/chatd.yaml, or on the file CHATD_CONFIG names (e.g. etc/conformance.yaml). If
+# the configured Redis (redis.url in the file, or --redis URL on this command line; default
+# redis://127.0.0.1:6379) does not answer PING and is on this machine,
 # a throw-away redis-server (no persistence) is started for the session and stopped, by its PID,
 # when chatd exits. Extra arguments go to chatd (e.g. --workers 2 --port 8001).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CHATD_BUILD_DIR:-$root/build}
-config=$root/etc/chatd.yaml
+config=${CHATD_CONFIG:-$root/etc/chatd.yaml}
 
 bash "$root/tests/install-deps.sh"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release

@@ -1,5 +1,5 @@
 // HTTP routing of one worker: the Engine.IO endpoint (/socket.io/: handshakes, long-polling,
-// the WebSocket upgrade), /healthz, /metrics, the demo page, or 404. It works on a connection
+// the WebSocket upgrade; and the raw echo one at engineio.echo_path), /healthz, /metrics, the demo page, or 404. It works on a connection
 // through its narrow HTTP API (respond, send, accept_websocket, hold_poll, carry).
 
 #include "worker/http_router.h"
@@ -47,9 +47,18 @@ bool header_has_token(std::string_view value, std::string_view token) {
 
 }  // namespace
 
+namespace {
+
+// The Engine.IO endpoints: /socket.io/ and, when configured, the raw echo one.
+bool engineio_path(const config& cfg, std::string_view path) {
+  return path == "/socket.io/" || (!cfg.echo_path.empty() && path == cfg.echo_path);
+}
+
+}  // namespace
+
 std::optional<unsigned> foreign_slot(server& srv, const request& req) {
   auto [path, query] = split_target(req.target());
-  if (path != "/socket.io/") return std::nullopt;
+  if (!engineio_path(srv.cfg(), path)) return std::nullopt;
   url_query q = parse_url_query(query);
   const std::string* sid = q.get("sid");
   if (sid == nullptr) return std::nullopt;
@@ -93,7 +102,7 @@ std::string eio_headers(const config& cfg, const request& req) {
 }  // namespace
 
 // This file's steps, in engine.io's order (handshake, polling, upgrade); file-local in use.
-void engineio(connection& c, request& req, std::string_view query);
+void engineio(connection& c, request& req, std::string_view query, bool raw_echo);
 handshake_record handshake_of(connection& c, const request& req);
 void polling(connection& c, request& req, session* s, const url_query& q, const std::string& extra);
 bool ws_accept(connection& c, request& req);
@@ -104,8 +113,8 @@ void route_request(connection& c, request& req) {
   auto [path, query] = split_target(req.target());
   bool keep_alive = req.keep_alive();
   // engine.io matches the "/socket.io/" prefix; "/socket.io" alone is some other path.
-  if (path == "/socket.io/") {
-    engineio(c, req, query);
+  if (engineio_path(c.owner().cfg(), path)) {
+    engineio(c, req, query, /*raw_echo=*/path != "/socket.io/");
     return;
   }
   bool get = req.method() == http::verb::get || req.method() == http::verb::head;
@@ -169,7 +178,7 @@ bool ws_accept(connection& c, request& req) {
   return true;
 }
 
-void engineio(connection& c, request& req, std::string_view query_text) {
+void engineio(connection& c, request& req, std::string_view query_text, bool raw_echo) {
   const config& cfg = c.owner().cfg();
   bool keep_alive = req.keep_alive();
   auto upgrade_it = req.find(http::field::upgrade);
@@ -201,19 +210,19 @@ void engineio(connection& c, request& req, std::string_view query_text) {
   }
   if (const std::string* sid = q.get("sid")) {
     session* s = c.owner().find_session(*sid);
+    if (s != nullptr && s->expire_if_overdue()) s = nullptr;
+    if (s != nullptr && s->raw_echo() != raw_echo) s = nullptr;  // the other endpoint's session
     if (s == nullptr) return eio_error(c, eio::error_code::session_id_unknown, upgrade, keep_alive, extra);
     if (ws) {
       if (!upgrade) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
-      if (!s->polling()) {
-        // Upgraded already, or opened on WebSocket: a second WebSocket for the sid is closed.
-        return eio_error(c, eio::error_code::bad_request, true, false);
-      }
       if (!ws_accept(c, req)) return;
-      if (s->begin_upgrade(c)) {
-        c.carry(*s);
-      } else {
-        c.close_ws(ws::close_code::normal);
+      if (!s->begin_upgrade(c)) {
+        // As engine.io's onWebSocket: a WebSocket for a sid upgraded already (or opened on
+        // WebSocket), or whose upgrade is under way, completes its handshake and is closed at
+        // once, with ws's close(): a close frame without a status code.
+        return c.close_ws(ws::close_code::no_status);
       }
+      c.carry(*s);
       return;
     }
     if (!s->polling()) return eio_error(c, eio::error_code::bad_request, false, keep_alive, extra);
@@ -235,7 +244,7 @@ void engineio(connection& c, request& req, std::string_view query_text) {
   bool has_channel = channel != nullptr && !channel->empty();
   session& s = session::create(c.owner().session_ctx(), ws ? &c : nullptr, q.to_json(),
                                has_channel ? *channel : std::string(), has_channel,
-                               handshake_of(c, req));
+                               handshake_of(c, req), raw_echo);
   if (ws) c.carry(s);
   if (!ws) polling(c, req, &s, q, extra);
 }

@@ -22,16 +22,17 @@
 namespace chatd {
 
 session& session::create(session_context& ctx, transport* ws, std::string query_json,
-                         std::string channel, bool has_channel, handshake_record hs) {
+                         std::string channel, bool has_channel, handshake_record hs,
+                         bool raw_echo) {
   std::unique_ptr<session> owned(new session(ctx, ws, std::move(query_json), std::move(channel),
-                                             has_channel, std::move(hs)));
+                                             has_channel, std::move(hs), raw_echo));
   session& s = ctx.registry.add(std::move(owned));
   s.open();
   return s;
 }
 
 session::session(session_context& ctx, transport* ws, std::string query_json, std::string channel,
-                  bool has_channel, handshake_record hs)
+                  bool has_channel, handshake_record hs, bool raw_echo)
     : ctx_(ctx),
       conn_(ws),
       poll_(ws == nullptr ? std::make_unique<poll_transport>(*this, ctx.cfg.max_backpressure,
@@ -40,7 +41,8 @@ session::session(session_context& ctx, transport* ws, std::string query_json, st
       query_json_(std::move(query_json)),
       channel_(std::move(channel)),
       has_channel_(has_channel),
-      hs_(std::move(hs)) {
+      hs_(std::move(hs)),
+      raw_echo_(raw_echo) {
   if (poll_) conn_ = poll_.get();
   std::string sid = eio::make_sid(ctx.slot);
   std::memcpy(eio_sid_.data(), sid.data(), eio_sid_.size());
@@ -139,6 +141,8 @@ bool session::begin_upgrade(transport& ws) {
 }
 
 void session::on_ws_message(transport& t, bool text, std::string_view payload) {
+  // A pong after its deadline is too late, though the wheel has not fired yet: as engine.io.
+  if (expire_if_overdue()) return;
   if (&t == probe_) {
     if (!text) {
       drop_probe();
@@ -222,7 +226,7 @@ void session::open() {
 void session::arm_timer() {
   uint64_t now = uv_now(ctx_.loop);
   uint64_t due = awaiting_pong_ ? pong_deadline_ : next_ping_at_;
-  if (state_ != state::connected) due = std::min(due, connect_deadline_);
+  if (state_ != state::connected && !raw_echo_) due = std::min(due, connect_deadline_);
   if (probe_ != nullptr) due = std::min(due, upgrade_deadline_);
   if (doomed_) due = now;
   ctx_.timers.schedule(*this, due);
@@ -239,7 +243,7 @@ void session::on_timer() {
     log::debug("session {}: upgrade timeout", s->eio_sid());
     s->drop_probe();
   }
-  if (s->state_ == state::handshaking && now >= s->connect_deadline_) {
+  if (s->state_ == state::handshaking && !s->raw_echo_ && now >= s->connect_deadline_) {
     // As socket.io's connectTimeout: no namespace joined in time.
     return s->fail(ws::close_code::normal, "connect timeout");
   }
@@ -249,9 +253,20 @@ void session::on_timer() {
     s->send(s->ctx_.ping_frame);
     s->awaiting_pong_ = true;
     s->pong_deadline_extended_ = false;
-    s->pong_deadline_ = now + s->ctx_.cfg.ping_timeout_ms;
+    // The pong is due ping_timeout after the ping was due, not after the wheel fired (up to a
+    // tick late): the session ends at ping_interval + ping_timeout, as engine.io's two timers end
+    // it. A ping later than that (a stalled loop) still gives the client all of ping_timeout.
+    const uint64_t sent = now - s->next_ping_at_ <= s->ctx_.timers.tick_ms() ? s->next_ping_at_ : now;
+    s->pong_deadline_ = sent + s->ctx_.cfg.ping_timeout_ms;
   }
   s->arm_timer();
+}
+
+bool session::expire_if_overdue() {
+  if (state_ < state::closing && awaiting_pong_ && uv_now(ctx_.loop) >= pong_deadline_) {
+    fail(ws::close_code::normal, "ping timeout");
+  }
+  return state_ >= state::closing;
 }
 
 void session::fail(uint16_t ws_code, std::string_view why) {
@@ -278,6 +293,7 @@ void session::on_text(std::string_view packet) {
   }
   switch (static_cast<eio::packet_type>(packet[0])) {
     case eio::packet_type::message:
+      if (raw_echo_) return echo_back(true, packet);
       return on_socketio(packet.substr(1));
     case eio::packet_type::pong:
       if (awaiting_pong_) {
@@ -434,9 +450,20 @@ void session::on_event(sio_socket& s, std::string_view data, int64_t ack_id) {
 
 void session::on_binary(std::string_view data) {
   if (state_ >= state::closing) return;
+  if (raw_echo_) return echo_back(false, data);
   if (!binary_) return fail(ws::close_code::protocol_error, "unexpected binary frame");
   binary_->parts.emplace_back(data);
   if (binary_->parts.size() == binary_->expected) finish_binary();
+}
+
+void session::echo_back(bool text, std::string_view packet) {
+  if (text) {
+    send(make_text_frame({packet}));
+    return;
+  }
+  std::string frame;
+  ws::append_frame(frame, ws::opcode::binary, packet);
+  send(make_bytes(std::move(frame)));
 }
 
 void session::finish_binary() {

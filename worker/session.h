@@ -29,6 +29,10 @@
 // finish_upgrade and drop_probe.
 //
 // Applications see the sockets only as members (worker/member.h), never the session.
+//
+// A raw echo session (engineio.echo_path, the engine.io-protocol suite's reference server) has no
+// Socket.IO layer: its message packets go back to its sender (echo_back), text or binary, no
+// CONNECT is awaited (no connect_timeout), and it never leaves `handshaking`.
 
 #include "common/socketio.h"
 #include "common/token_bucket.h"
@@ -60,9 +64,11 @@ class session final : private timer_node {
 
   // The one way to make a session: created, owned by ctx.registry, and open (its open packet
   // queued, its heartbeat running). `ws` is the WebSocket transport, or nullptr for a session
-  // opened by a polling handshake.
+  // opened by a polling handshake. `raw_echo`: a raw Engine.IO session (engineio.echo_path) with
+  // no Socket.IO layer: each message packet goes back to its sender, no CONNECT is awaited.
   static session& create(session_context& ctx, transport* ws, std::string query_json,
-                         std::string channel, bool has_channel, handshake_record hs = {});
+                         std::string channel, bool has_channel, handshake_record hs = {},
+                         bool raw_echo = false);
   ~session();
 
   // A WebSocket message on `t`: the session's transport, or the probe of its upgrade.
@@ -84,6 +90,10 @@ class session final : private timer_node {
   void on_binary(std::string_view data);
   // The transport is gone (or going): leave the room, stop timers, free this later.
   void end();
+  // The pong deadline has passed though the wheel (a tick coarse) has not fired yet: the session
+  // fails now ("ping timeout"), as engine.io's exact timer would have closed it. True when the
+  // session is closing or closed: a request naming its sid finds no session (400, code 1).
+  bool expire_if_overdue();
 
 
   bool polling() const { return state_ != state::closed && poll_ != nullptr && conn_ == poll_.get(); }
@@ -106,6 +116,7 @@ class session final : private timer_node {
   // The joined socket on `nsp`, or nullptr.
   sio_socket* socket(std::string_view nsp);
   bool connected() const { return state_ == state::connected; }
+  bool raw_echo() const { return raw_echo_; }
 
   // What every socket of the session shares: its handshake.
   std::string_view query_json() const { return query_json_; }
@@ -123,7 +134,9 @@ class session final : private timer_node {
 
  private:
   session(session_context& ctx, transport* ws, std::string query_json, std::string channel,
-          bool has_channel, handshake_record hs);
+          bool has_channel, handshake_record hs, bool raw_echo);
+  // A raw echo session's message packet (text: the whole packet; binary: its bytes), sent back.
+  void echo_back(bool text, std::string_view packet);
   void on_probe_text(std::string_view packet);
   // Lets the probe go and closes it (refused, failed or timed out).
   void drop_probe();
@@ -174,6 +187,7 @@ class session final : private timer_node {
   // The upgrade: the WebSocket probing (it answered "2probe" once poll_ answers GETs at once).
   transport* probe_ = nullptr;
   bool doomed_ = false;  // over its bound inside a broadcast: ended from the timer
+  const bool raw_echo_;  // engineio.echo_path: message packets go back, no Socket.IO layer
   // A BINARY_EVENT waiting for its attachments; allocated only while one is in progress.
   struct binary_state {
     sio::packet_type type = sio::packet_type::binary_event;

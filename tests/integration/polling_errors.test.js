@@ -10,6 +10,7 @@ const assert = require('node:assert/strict');
 const { scope, collect, settle, waitFor, httpRequest, sleep, isReference, unstampText } = require('./lib/harness');
 const { handshake, poll, post, handovers, sessionsTotal, sidSlot } = require('./lib/polling');
 const { openWebSocket, rawHttp, upgradeRequest } = require('./lib/rawws');
+const { assertEioError } = require('./lib/polling');
 
 const TIMEOUT = { timeout: 60_000 };
 const MAX_PAYLOAD = 10_000;
@@ -33,19 +34,7 @@ async function world(t, engineio = {}) {
   return { s, server };
 }
 
-const ERR = {
-  0: '{"code":0,"message":"Transport unknown"}',
-  1: '{"code":1,"message":"Session ID unknown"}',
-  2: '{"code":2,"message":"Bad handshake method"}',
-  3: '{"code":3,"message":"Bad request"}',
-  5: '{"code":5,"message":"Unsupported protocol version"}',
-};
-
-function assertError(res, code, what) {
-  assert.equal(res.status, 400, `${what}: status (${res.body})`);
-  assert.match(res.headers['content-type'] || '', /^application\/json/, `${what}: content-type`);
-  assert.equal(res.body, ERR[code], `${what}: body`);
-}
+const assertError = assertEioError;
 
 test('polling handshake, GET, POST and their errors', TIMEOUT, async (t) => {
   const { server } = await world(t);
@@ -243,15 +232,19 @@ test('upgrade failures: unknown sid, no probe within upgrade_timeout, a second W
   const got = await poll(port, sid);
   assert.match(got.packets.join('|'), /40\{"sid"/);
 
-  // A completed upgrade; then another WebSocket for the sid is refused and polling is 400.
+  // A completed upgrade; then another WebSocket for the sid completes its handshake and is closed
+  // at once with a close frame without a status code (engine.io's onWebSocket: ws.close()), and
+  // polling is 400.
   const ws2 = s.track(await openWebSocket(port, { path: `/socket.io/?EIO=4&transport=websocket&sid=${sid}` }));
   ws2.sendText('2probe');
   assert.equal((await ws2.next()).text, '3probe');
   ws2.sendText('5');
   ws2.sendText('42["message",{"x":1}]');
   await settle();
-  const third = await rawHttp(port, upgradeRequest(`/socket.io/?EIO=4&transport=websocket&sid=${sid}`));
-  assert.equal(third.status, 400, `a second WebSocket for an upgraded sid: ${JSON.stringify(third.raw.slice(0, 200))}`);
+  const third = s.track(await openWebSocket(port, { path: `/socket.io/?EIO=4&transport=websocket&sid=${sid}` }));
+  await third.waitClosed({ timeout: 3000 });
+  assert.deepEqual(third.closeFrame, { code: null, reason: '' }, 'a second WebSocket for an upgraded sid');
+  assert.equal(third.messages.length, 0, 'the second WebSocket carries nothing');
   assertError(await poll(port, sid), 3, 'polling after the upgrade');
   if (!isReference) t.diagnostic(`connections handed over in this test: ${await handovers(port)}`);
 });

@@ -54,6 +54,7 @@ void check_equal(const config& a, const config& b) {
   CHECK(a.connect_timeout_ms == b.connect_timeout_ms);
   CHECK(a.upgrade_timeout_ms == b.upgrade_timeout_ms);
   CHECK(a.allowed_origins == b.allowed_origins);
+  CHECK(a.echo_path == b.echo_path);
   CHECK(a.max_connections == b.max_connections);
   CHECK(a.max_backpressure == b.max_backpressure);
   CHECK(a.max_output_memory == b.max_output_memory);
@@ -147,6 +148,25 @@ TEST_CASE("loading etc/chatd.yaml gives the built-in defaults") {
   check_equal(*r, config{});
 }
 
+TEST_CASE("etc/conformance.yaml has the protocol test suites' settings") {
+  auto r = load_config_file(CHATD_SOURCE_DIR "/etc/conformance.yaml");
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message()));
+  auto v = validate_config(*r, "etc/conformance.yaml");
+  REQUIRE_MESSAGE(v.has_value(), (v ? std::string() : v.error().message()));
+  CHECK(v->listen_port == 3000);
+  CHECK(v->ping_interval_ms == 300);
+  CHECK(v->ping_timeout_ms == 200);
+  CHECK(v->max_payload == 1000000);
+  CHECK(v->connect_timeout_ms == 1000);
+  CHECK(v->allowed_origins == std::vector<std::string>{"*"});
+  CHECK(v->echo_path == "/engine.io/");
+  REQUIRE(v->namespaces.size() == 2);
+  CHECK(v->namespaces[0].name == "/");
+  CHECK(v->namespaces[0].app == app_kind::echo);
+  CHECK(v->namespaces[1].name == "/custom");
+  CHECK(v->namespaces[1].app == app_kind::echo);
+}
+
 TEST_CASE("an empty file means all defaults") { check_equal(load_ok(""), config{}); }
 
 TEST_CASE("a file of only comments means all defaults") {
@@ -185,6 +205,7 @@ engineio:
   connect_timeout: 3s
   upgrade_timeout: 4s
   allowed_origins: ["https://chat.example.com", "http://localhost:3000", "*"]
+  echo_path: /engine.io/
 limits:
   max_connections: 5000
   max_backpressure: 2MiB
@@ -212,6 +233,7 @@ log:
   CHECK(c.upgrade_timeout_ms == 4000);
   CHECK(c.allowed_origins ==
         std::vector<std::string>{"https://chat.example.com", "http://localhost:3000", "*"});
+  CHECK(c.echo_path == "/engine.io/");
   CHECK(c.max_connections == 5000);
   CHECK(c.max_backpressure == 2097152);
   CHECK(c.max_header_size == 16384);
@@ -231,6 +253,26 @@ TEST_CASE("each log level is accepted") {
   CHECK(load_ok("log: {level: info}").log_level == log::level::info);
   CHECK(load_ok("log: {level: warn}").log_level == log::level::warn);
   CHECK(load_ok("log: {level: error}").log_level == log::level::error);
+}
+
+TEST_CASE("engineio.echo_path is off by default and an empty value keeps it off") {
+  CHECK(config{}.echo_path.empty());
+  CHECK(load_ok("engineio:\n  echo_path: \"\"\n").echo_path.empty());
+}
+
+TEST_CASE("engineio.echo_path must be a path between slashes, not /socket.io/") {
+  for (const char* bad : {"engine.io", "/engine.io", "engine.io/", "/", "//x", "/a b/", "/a?b/",
+                          "/socket.io/"}) {
+    CAPTURE(bad);
+    config_error e = load_error(std::string("engineio:\n  echo_path: \"") + bad + "\"\n");
+    CHECK(contains(e.reason, "engineio.echo_path"));
+    CHECK(e.line == 2);
+  }
+  config c;
+  c.echo_path = "/eio";
+  auto r = validate_config(c, "<struct>");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(contains(r.error().reason, "engineio.echo_path"));
 }
 
 TEST_CASE("allowed_origins with no items means no CORS") {

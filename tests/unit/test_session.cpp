@@ -425,6 +425,23 @@ TEST_CASE("a ping left unanswered past the ping timeout ends the session") {
   CHECK(f.application.calls == std::vector<std::string>{"connect", "disconnect"});
 }
 
+TEST_CASE("an unanswered ping ends the session at ping_interval + ping_timeout, not a tick later") {
+  fixture f;  // ping 60 ms, timeout 40 ms, on a wheel of 10 ms ticks
+  session& s = f.open();
+  s.on_poll_data("40");
+  std::string sid(s.eio_sid());
+  const uint64_t due = uv_now(&f.loop) + 60 + 40;
+  // Before the deadline the session lives; from it on a request finds it expired, whether or not
+  // the wheel has fired yet.
+  while (uv_now(&f.loop) < due) {
+    REQUIRE(f.registry->find(sid) == &s);
+    CHECK_FALSE(s.expire_if_overdue());
+    f.run_for(1);
+  }
+  CHECK((f.registry->find(sid) == nullptr || s.expire_if_overdue()));
+  CHECK(f.registry->find(sid) == nullptr);
+}
+
 TEST_CASE("a packet while a pong is awaited moves the ping deadline once, by ping_timeout") {
   config c = short_timers();
   c.ping_interval_ms = 100;
@@ -777,4 +794,36 @@ TEST_CASE("the handshake and the CONNECT's auth are kept for other nodes to fetc
   CHECK(s.handshake().url() == "/socket.io/?EIO=4&transport=websocket");
   CHECK(s.handshake().address == "127.0.0.9");
   CHECK(s.handshake().issued_ms == 1700000000000);
+}
+
+TEST_CASE("raw echo: a polling session sends each message packet back, text and binary, and awaits no CONNECT") {
+  fixture f;  // connect_timeout 150 ms
+  session& s = session::create(*f.ctx, nullptr, "{}", "", false, {}, /*raw_echo=*/true);
+  std::string sid(s.eio_sid());
+  f.drain(s);  // the open packet
+  s.on_poll_data("4hello\x1e" "40\x1e" "bAQIDBA==");
+  CHECK(f.drain(s) == std::vector<std::string>{"4hello", "40", "bAQIDBA=="});
+  for (int i = 0; i < 12; ++i) {  // past connect_timeout, answering the pings in time
+    f.run_for(20);
+    for (const std::string& p : f.drain(s)) {
+      if (p == "2") s.on_poll_data("3");
+    }
+  }
+  CHECK(f.registry->find(sid) == &s);
+  CHECK(f.application.calls.empty());  // no Socket.IO layer: "40" was a message like any other
+}
+
+TEST_CASE("raw echo: a WebSocket session sends each message back on its frame kind; a bad packet closes it") {
+  fixture f;
+  fake_ws& ws = f.new_ws();
+  session& s = session::create(*f.ctx, &ws, "{}", "", false, {}, /*raw_echo=*/true);
+  s.on_ws_message(ws, true, "4hi");
+  s.on_ws_message(ws, false, std::string_view("\x01\x02\x03\x04", 4));
+  REQUIRE(ws.sent.size() == 3);
+  CHECK(ws.sent[1] == "4hi");
+  CHECK(ws.sent[2] == std::string("\x01\x02\x03\x04", 4));
+  s.on_ws_message(ws, true, "abc");
+  CHECK(ws.closed);
+  CHECK(ws.close_code == 1002);
+  CHECK(f.application.calls.empty());
 }

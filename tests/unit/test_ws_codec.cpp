@@ -237,6 +237,11 @@ TEST_CASE("ws: close_frame carries the code and the reason") {
   CHECK(ws::close_frame(1001, "bye") == bytes({0x88, 0x05, 0x03, 0xE9, 'b', 'y', 'e'}));
 }
 
+TEST_CASE("ws: close_frame for no_status is a close frame without a body") {
+  CHECK(ws::close_frame(ws::close_code::no_status) == bytes({0x88, 0x00}));
+  CHECK(ws::close_frame(ws::close_code::no_status, "ignored") == bytes({0x88, 0x00}));
+}
+
 TEST_CASE("ws: close_frame truncates a long reason to a 125-byte payload") {
   auto f = ws::close_frame(1000, std::string(300, 'r'));
   CHECK(f.size() == 2 + 125);

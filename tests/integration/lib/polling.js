@@ -12,8 +12,25 @@
  *   packetsOf(body) -> string[]          a polling payload split at the record separator
  *   handovers(port) -> Promise<number>   chatd_handovers_total summed over the workers
  *   sessionsTotal(port) -> Promise<number>  chatd_sessions summed over the workers
+ *   EIO_ERRORS                           the JSON body of each Engine.IO error code
+ *   assertEioError(res, code, what)      res is 400, application/json, that code's body
  */
+const assert = require('node:assert/strict');
 const { httpRequest, getMetrics } = require('./harness');
+
+const EIO_ERRORS = {
+  0: '{"code":0,"message":"Transport unknown"}',
+  1: '{"code":1,"message":"Session ID unknown"}',
+  2: '{"code":2,"message":"Bad handshake method"}',
+  3: '{"code":3,"message":"Bad request"}',
+  5: '{"code":5,"message":"Unsupported protocol version"}',
+};
+
+function assertEioError(res, code, what) {
+  assert.equal(res.status, 400, `${what}: status (${res.body})`);
+  assert.match(res.headers['content-type'] || '', /^application\/json/, `${what}: content-type`);
+  assert.equal(res.body, EIO_ERRORS[code], `${what}: body`);
+}
 
 const URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -65,4 +82,7 @@ async function sumMetric(port, name) {
 const handovers = (port) => sumMetric(port, 'chatd_handovers_total');
 const sessionsTotal = (port) => sumMetric(port, 'chatd_sessions');
 
-module.exports = { sidSlot, handshake, poll, post, packetsOf, handovers, sessionsTotal, queryString };
+module.exports = {
+  sidSlot, handshake, poll, post, packetsOf, handovers, sessionsTotal, queryString, EIO_ERRORS,
+  assertEioError,
+};
