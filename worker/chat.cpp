@@ -9,6 +9,7 @@
 #include "common/socketio.h"
 #include "common/url_query.h"
 #include "worker/bus.h"
+#include "worker/history_store.h"
 
 #include <algorithm>
 
@@ -132,7 +133,34 @@ app::ack_args chat::on_event(member& s, std::string_view name, std::string_view 
   if (!payload) return refused_ack();
   // client.to(channel).emit("chat", payload): an absent payload is `undefined`, sent as null.
   static const std::string chat_head = sio::event_head("chat");
-  return bus_ack(broadcast(s, chat_head, "chat", payload->empty() ? "null" : *payload));
+  const std::string_view delivered = payload->empty() ? "null" : *payload;
+  // History hook: the room's history keeps the payload as its members got it.
+  if (history_ != nullptr) history_->append(s.nsp(), s.channel(), delivered);
+  return bus_ack(broadcast(s, chat_head, "chat", delivered));
+}
+
+app::ack_args chat::on_event(member& m, const sio::event_args& ev, int64_t ack_id) {
+  if (ev.name == "history" && history_ != nullptr) return request_history(m, ev.first_arg, ack_id);
+  return on_event(m, ev.name, ev.first_arg);
+}
+
+app::ack_args chat::request_history(member& m, std::string_view arg_json, int64_t ack_id) {
+  if (ack_id < 0) return std::nullopt;  // nobody to answer: socket.io would not call back either
+  auto req = parse_history_request(arg_json, history_->max_messages());
+  if (!req) {
+    ack_storage_ = history_store::error_args(req.error());
+    return std::string_view(ack_storage_);
+  }
+  std::string_view room = req->room.empty() ? m.channel() : std::string_view(req->room);
+  // Only a room the member is in: history is what its members were sent.
+  bool in_room = false;
+  rooms::for_each_room_of(m, [&](const chatd::room& r) { in_room = in_room || r.name == room; });
+  if (!in_room) {
+    ack_storage_ = history_store::error_args("not in that room");
+    return std::string_view(ack_storage_);
+  }
+  history_->query(m, room, req->limit, ack_id);
+  return std::nullopt;
 }
 
 void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
@@ -142,6 +170,7 @@ void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
 
 void chat::on_disconnect(member& s) {
   if (leave_sink) leave_sink(s);
+  if (history_ != nullptr) history_->forget(s);  // a query in flight answers nobody
   if (s.connect_pending_) {
     s.connect_pending_ = false;
     if (auto it = pending_.find(s.channel()); it != pending_.end()) {

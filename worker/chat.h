@@ -28,6 +28,7 @@
 namespace chatd {
 
 class bus;
+class history_store;
 
 // What happens to a verified member's `message` whose payload does not carry its user as userId
 // (config auth.mismatched_user_id).
@@ -79,6 +80,14 @@ class chat final : public app {
   };
   void set_connect_limits(connect_limits l) { limits_ = std::move(l); }
 
+  // --- History (README "History and connection state recovery"; worker/history_store.h) ------
+  // Off unless the worker turns it on: each `chat` is then appended to its room's history, and
+  // a `history` event with an ack is answered (later, from Redis) with the room's last messages.
+  void enable_history(history_store* h) { history_ = h; }
+  // The event with its ack id: `history` here; every other event as on_event(m, name, arg).
+  using app::on_event;
+  ack_args on_event(member& m, const sio::event_args& ev, int64_t ack_id) override;
+
   size_t sessions() const { return by_sid_.size(); }
   rooms& room_registry() { return rooms_; }
 
@@ -122,8 +131,13 @@ class chat final : public app {
   // member's user, else rewritten into `storage` or refused (nullopt, the sender told).
   std::optional<std::string_view> payload_of(member& m, std::string_view payload, std::string& storage);
 
+  // `history`: answered later by history_store, or refused now (the ACK's arguments).
+  ack_args request_history(member& m, std::string_view arg_json, int64_t ack_id);
+
   worker_stats& stats_;
   bus* bus_;
+  history_store* history_ = nullptr;
+  std::string ack_storage_;  // a refused `history`'s ACK arguments, until the next call
   bool socket_rooms_;
   user_id_rule user_id_rule_;
   rooms rooms_;

@@ -70,6 +70,13 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
                                                            : user_id_rule::refuse);
   chat_->set_connect_limits(chat::connect_limits{cfg_.max_channel_length, cfg_.max_user_id_length,
                                                  &ip_limits_, [this] { return uv_now(loop_); }});
+  // History hook: on the bus' publisher link (README "History and connection state recovery").
+  if (cfg_.history_enabled && cfg_.history_max_messages > 0) {
+    history_ = std::make_unique<history_store>(
+        bus_->command_link(),
+        history_store::settings{cfg_.redis_key, cfg_.history_max_messages, cfg_.history_max_age_ms});
+    chat_->enable_history(history_.get());
+  }
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
   adapter_->start();
   for (const namespace_config& ns : cfg_.namespaces) {

@@ -13,6 +13,7 @@
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/handover.h"
+#include "worker/history_store.h"
 #include "worker/output_budget.h"
 #include "worker/session_context.h"
 #include "worker/session_registry.h"
@@ -136,6 +137,7 @@ class server {
   shared_bytes ping_frame_;
   std::unique_ptr<bus> bus_;
   std::unique_ptr<chat> chat_;
+  std::unique_ptr<history_store> history_;  // history.enabled: the chat app's `history`
   std::unique_ptr<adapter_node> adapter_;
   // The applications of the other namespaces (echo), and which serves each (config namespaces:).
   std::vector<std::unique_ptr<app>> apps_;
