@@ -74,6 +74,15 @@ class bus {
   // other workers start delivering while this one still writes to its own connections.
   void flush() { pub_.flush(); }
 
+  // ---- connection state recovery (worker/stream_publisher.h, worker/recovery.h)
+
+  // The publisher link, for the commands of recorded broadcasts, session records and history:
+  // on the same connection as the PUBLISHes, so they keep their order with them.
+  redis_link& command_link() { return live_.publisher(); }
+  // on_broadcast gets this worker's own broadcasts too (recovery delivers them when they come
+  // back from Redis, in stream order); off by default.
+  void deliver_own(bool on) { sub_.deliver_own(on); }
+
   // ---- raw channels: the plumbing of the adapter's inter-node requests
 
   // Subscribes to `channel` exactly, for the bus' life: at once when connected, else when it

@@ -3,6 +3,7 @@
 
 #include "worker/chat.h"
 
+#include "common/history_request.h"
 #include "common/json_member.h"
 #include "common/log.h"
 #include "common/name_check.h"
@@ -10,6 +11,8 @@
 #include "common/url_query.h"
 #include "worker/bus.h"
 #include "worker/history_store.h"
+#include "worker/recovery.h"
+#include "worker/stream_publisher.h"
 
 #include <algorithm>
 
@@ -51,9 +54,23 @@ std::string chat::refusal(member& m) {
 
 void chat::on_connect(member& s) {
   if (std::string why = refusal(s); !why.empty()) return s.refuse_connect(why);
+  // Recovery: a CONNECT carrying a pid and an offset asks Redis for its session first;
+  // connect_member follows (recovery.h), with the record or for a fresh socket.
+  if (recovery_ != nullptr && recovery_->begin_restore(s)) return;
+  connect_member(s, nullptr);
+}
+
+void chat::connect_member(member& s, const recovery_wire::session_record* restored) {
   by_sid_.emplace(s.id(), &s);
   stats_.sessions.fetch_add(1, std::memory_order_relaxed);
-  rooms_.join(s, s.channel());
+  if (restored == nullptr) {
+    rooms_.join(s, s.channel());
+  } else {
+    // A restored socket keeps the rooms it had (its own id room is implicit here).
+    for (const std::string& room : restored->rooms) {
+      if (room != s.id()) rooms_.join(s, room);
+    }
+  }
   if (socket_rooms_) bus_->subscribe_room(s.id());
   if (bus_ != nullptr && bus_->room_pending(s.channel())) {
     s.connect_pending_ = true;
@@ -65,7 +82,15 @@ void chat::on_connect(member& s) {
 
 void chat::finish_connect(member& s) {
   s.connect_pending_ = false;
-  s.accept_connect();
+  // Recovery hook: the reply carries a pid; a restored socket gets it after its replay, and
+  // never left as far as its room knows: no login.
+  if (recovery_ != nullptr) {
+    const bool restored = recovery_->restoring(s);
+    recovery_->accept(s);
+    if (restored) return;
+  } else {
+    s.accept_connect();
+  }
   // client.to(channel).emit("login", client.handshake.query)
   static const std::string login_head = sio::event_head("login");
   if (s.user_id().empty()) {
@@ -134,9 +159,10 @@ app::ack_args chat::on_event(member& s, std::string_view name, std::string_view 
   // client.to(channel).emit("chat", payload): an absent payload is `undefined`, sent as null.
   static const std::string chat_head = sio::event_head("chat");
   const std::string_view delivered = payload->empty() ? "null" : *payload;
-  // History hook: the room's history keeps the payload as its members got it.
-  if (history_ != nullptr) history_->append(s.nsp(), s.channel(), delivered);
-  return bus_ack(broadcast(s, chat_head, "chat", delivered));
+  // History hook: the room's history keeps the payload as its members got it (with recovery,
+  // the publish script appends it under the broadcast's own id).
+  if (history_ != nullptr && stream_pub_ == nullptr) history_->append(s.nsp(), s.channel(), delivered);
+  return bus_ack(broadcast(s, chat_head, "chat", delivered, history_ != nullptr ? delivered : ""));
 }
 
 app::ack_args chat::on_event(member& m, const sio::event_args& ev, int64_t ack_id) {
@@ -169,6 +195,9 @@ void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
 }
 
 void chat::on_disconnect(member& s) {
+  // Recovery hook: a socket that left while its restore was still being looked up was never
+  // registered here.
+  if (recovery_ != nullptr && recovery_->on_disconnect(s)) return;
   if (leave_sink) leave_sink(s);
   if (history_ != nullptr) history_->forget(s);  // a query in flight answers nobody
   if (s.connect_pending_) {
@@ -205,15 +234,20 @@ void chat::deliver(room& r, const shared_bytes& frame, const member* except) {
 }
 
 bool chat::broadcast(member& from, std::string_view event_prefix, std::string_view event,
-                     std::string_view arg_json) {
+                     std::string_view arg_json, std::string_view history_payload) {
+  wire::broadcast b;
+  if (bus_ != nullptr) {
+    b.data_json = sio::event_data(event, arg_json);
+    b.rooms.emplace_back(from.channel());
+    b.except.emplace_back(from.id());
+    // Recovery hook: recorded with its offset; local members get it when Redis hands it back,
+    // so they see offsets in the stream's order. Dropped (Redis away): delivered as below.
+    if (stream_pub_ != nullptr && stream_pub_->publish(b, history_payload)) return true;
+  }
   if (room* r = channel_room(from); has_others(r, from)) {
     deliver(*r, make_text_frame({event_prefix, arg_json, sio::event_tail}), &from);
   }
   if (bus_ == nullptr) return false;
-  wire::broadcast b;
-  b.data_json = sio::event_data(event, arg_json);
-  b.rooms.emplace_back(from.channel());
-  b.except.emplace_back(from.id());
   return bus_->publish(std::move(b));
 }
 
@@ -281,6 +315,13 @@ void chat::on_bus(const wire::broadcast& b) {
   }
   // A text event is one frame (the common case: no vector); with attachments, the BINARY_EVENT
   // frame and one per attachment.
+  std::optional<recovery_wire::stream_id> offset;
+  if (recovery_ != nullptr) {
+    offset = recovery_wire::offset_of(b.data_json);
+    // Our own broadcasts come back too (bus::deliver_own): the recorded ones are delivered now,
+    // the others were when they were sent.
+    if (!offset && b.uid == bus_->uid()) return;
+  }
   const bool binary = !b.attachments.empty();
   shared_bytes frame = binary ? nullptr : make_text_frame({sio::type_prefix(sio::packet_type::event), b.data_json});
   std::vector<shared_bytes> frames;
@@ -297,6 +338,12 @@ void chat::on_bus(const wire::broadcast& b) {
   auto serve = [&](member& m) {
     if (m.mark_ == mark_) return;
     m.mark_ = mark_;
+    // Recovery hook: a socket being restored gets it after its replay (or never, if the replay
+    // had it: the offset says).
+    if (m.held_ && recovery_ != nullptr) {
+      recovery_->hold(m, offset, binary ? frames : std::vector<shared_bytes>{frame});
+      return;
+    }
     if (binary ? send_all(m, frames) : m.send(frame)) ++n;
   };
   if (b.rooms.empty()) {
@@ -367,12 +414,16 @@ std::vector<std::string> chat::rooms_of(const member& m) {
 
 bool chat::join(member& m, std::string_view room) {
   if (room == m.id()) return false;
-  return rooms_.join(m, room);
+  const bool joined = rooms_.join(m, room);
+  if (joined && recovery_ != nullptr) recovery_->rooms_changed(m);  // recovery hook: its record
+  return joined;
 }
 
 bool chat::leave(member& m, std::string_view room) {
   if (room == m.id()) return false;
-  return rooms_.leave(m, room);
+  const bool left = rooms_.leave(m, room);
+  if (left && recovery_ != nullptr) recovery_->rooms_changed(m);  // recovery hook: its record
+  return left;
 }
 
 size_t chat::send_to(const std::vector<member*>& to, const std::vector<shared_bytes>& frames) {

@@ -12,6 +12,7 @@
 
 #include "common/string_hash.h"
 #include "common/bus_wire.h"
+#include "common/recovery_wire.h"
 #include "common/ip_limits.h"
 #include "common/stats.h"
 #include "worker/app.h"
@@ -29,6 +30,8 @@ namespace chatd {
 
 class bus;
 class history_store;
+class recovery;
+class stream_publisher;
 
 // What happens to a verified member's `message` whose payload does not carry its user as userId
 // (config auth.mismatched_user_id).
@@ -88,6 +91,18 @@ class chat final : public app {
   using app::on_event;
   ack_args on_event(member& m, const sio::event_args& ev, int64_t ack_id) override;
 
+  // --- Connection state recovery (worker/recovery.h, worker/stream_publisher.h) -------------
+  // Off unless the worker turns it on: every text broadcast is then recorded in the namespace
+  // stream by `pub` and reaches this worker's members too only when Redis hands it back (stream
+  // order, the offset last); CONNECTs asking for a restore go through `rec` first.
+  void enable_recovery(recovery* rec, stream_publisher* pub) {
+    recovery_ = rec;
+    stream_pub_ = pub;
+  }
+  // Registers m and joins its rooms (its channel, plus a restored record's), then answers its
+  // CONNECT once they are subscribed: on_connect's work, and what a restore proceeds with.
+  void connect_member(member& m, const recovery_wire::session_record* restored);
+
   size_t sessions() const { return by_sid_.size(); }
   rooms& room_registry() { return rooms_; }
 
@@ -115,8 +130,9 @@ class chat final : public app {
  private:
   // Delivers to the local members of from's room and publishes on the bus; true when the bus
   // took the publish.
+  // `history_payload`: what the room's history keeps of it (empty: nothing).
   bool broadcast(member& from, std::string_view event_prefix, std::string_view event,
-                 std::string_view arg_json);
+                 std::string_view arg_json, std::string_view history_payload = {});
   // The room named by m's channel (the seed's client.to(channel)), if it has local members.
   room* channel_room(member& m);
   // Whether r has a member other than m (the sender may have left its channel).
@@ -137,6 +153,8 @@ class chat final : public app {
   worker_stats& stats_;
   bus* bus_;
   history_store* history_ = nullptr;
+  recovery* recovery_ = nullptr;
+  stream_publisher* stream_pub_ = nullptr;
   std::string ack_storage_;  // a refused `history`'s ACK arguments, until the next call
   bool socket_rooms_;
   user_id_rule user_id_rule_;
