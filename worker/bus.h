@@ -28,7 +28,8 @@ namespace chatd {
 class bus {
  public:
   struct callbacks {
-    // A broadcast from another node for this namespace, already filtered: not our uid, nsp "/",
+    // A broadcast from another node for this namespace, already filtered: not our uid (unless
+    // deliver_own), nsp "/",
     // and (for a room channel) a room we have members in. Apply rooms/except locally.
     std::function<void(const wire::broadcast& b)> on_broadcast;
     // Redis connectivity changed (both links ready = up).

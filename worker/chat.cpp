@@ -247,7 +247,9 @@ bool chat::broadcast(member& from, std::string_view event_prefix, std::string_vi
   if (room* r = channel_room(from); has_others(r, from)) {
     deliver(*r, make_text_frame({event_prefix, arg_json, sio::event_tail}), &from);
   }
-  if (bus_ == nullptr) return false;
+  // With recovery, what the stream publisher dropped is not published otherwise: a copy coming
+  // back from Redis would be delivered here a second time.
+  if (bus_ == nullptr || stream_pub_ != nullptr) return false;
   return bus_->publish(std::move(b));
 }
 
@@ -289,6 +291,17 @@ app::ack_args chat::on_binary_event(member& s, std::string_view name,
   std::string data_json;
   data_json.reserve(payload->size() + 12);
   data_json.append(R"(["chat",)").append(payload->empty() ? "null" : *payload).append("]");
+  // Recovery hook: not recorded (no offset), but, like the recorded ones, delivered to local
+  // members when it comes back from Redis, so a sender's text and binary messages keep their
+  // order everywhere. Dropped by the bus: delivered here below.
+  if (stream_pub_ != nullptr && bus_ != nullptr) {
+    wire::broadcast b;
+    b.data_json = data_json;
+    b.attachments = attachments;
+    b.rooms.emplace_back(s.channel());
+    b.except.emplace_back(s.id());
+    if (bus_->publish(std::move(b))) return bus_ack(true);
+  }
   if (room* r = channel_room(s); has_others(r, s)) {
     std::vector<shared_bytes> frames = binary_event_frames(data_json, attachments);
     uint64_t n = 0;
@@ -297,7 +310,7 @@ app::ack_args chat::on_binary_event(member& s, std::string_view name,
     });
     stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
   }
-  if (bus_ == nullptr) return bus_ack(false);
+  if (bus_ == nullptr || stream_pub_ != nullptr) return bus_ack(false);
   // Other nodes get packet.data with each attachment as a msgpack bin, as a Node server sends a
   // Buffer.
   wire::broadcast b;
@@ -317,10 +330,9 @@ void chat::on_bus(const wire::broadcast& b) {
   // frame and one per attachment.
   std::optional<recovery_wire::stream_id> offset;
   if (recovery_ != nullptr) {
+    // Our own broadcasts come back too (bus::deliver_own) and are delivered now: nothing is
+    // both delivered at once and published while recovery is on.
     offset = recovery_wire::offset_of(b.data_json);
-    // Our own broadcasts come back too (bus::deliver_own): the recorded ones are delivered now,
-    // the others were when they were sent.
-    if (!offset && b.uid == bus_->uid()) return;
   }
   const bool binary = !b.attachments.empty();
   shared_bytes frame = binary ? nullptr : make_text_frame({sio::type_prefix(sio::packet_type::event), b.data_json});

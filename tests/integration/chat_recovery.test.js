@@ -13,6 +13,8 @@ const { scope, connectClient, waitFor, sleep, isReference } = require('./lib/har
 const { slotOf, liveWorkers } = require('./lib/process');
 
 const skip = isReference ? 'the reference seed server runs without connectionStateRecovery' : false;
+// The harness turns recovery off (the seed's wire); these tests turn it on.
+const ON = { recovery: { enabled: true } };
 const RECONNECT = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300, randomizationFactor: 0 };
 
 // A client on worker slot `slot` (any slot when undefined): SO_REUSEPORT spreads connections
@@ -90,7 +92,7 @@ function problemsOf(r, senders) {
 async function runFlow(t, { config = {}, senderSlot, receiverSlot, drop }) {
   const s = scope(t);
   const redis = await s.redis();
-  const server = await s.chatd({ workers: 2, redisUrl: redis.url, config });
+  const server = await s.chatd({ workers: 2, redisUrl: redis.url, config: { ...ON, ...config } });
   await server.waitForLog(/all 2 workers ready/);
   const room = 'flow';
   const receivers = [];
@@ -155,7 +157,7 @@ test('a SIGHUP reload: receivers closed by the retiring generation recover on th
 async function pair(t, config = {}, clientOpts = {}) {
   const s = scope(t);
   const redis = await s.redis();
-  const server = await s.chatd({ workers: 1, redisUrl: redis.url, config });
+  const server = await s.chatd({ workers: 1, redisUrl: redis.url, config: { ...ON, ...config } });
   const a = await clientOn(s, server.url, { channel: 'p', userId: 'a' });
   const b = receiver(await clientOn(s, server.url, { channel: 'p', userId: 'b', ...clientOpts }), 'b');
   await a.emitWithAck('message', { from: 'a', i: 0 });
@@ -173,7 +175,7 @@ test('a pid whose session is unknown gives a fresh session: recovered false, a n
 });
 
 test('a session past recovery.max_disconnection is expired: recovered false', { timeout: 30_000, skip }, async (t) => {
-  const { b } = await pair(t, { recovery: { max_disconnection: 1000 } }, { reconnectionDelay: 2500, reconnectionDelayMax: 2500 });
+  const { b } = await pair(t, { recovery: { enabled: true, max_disconnection: 1000 } }, { reconnectionDelay: 2500, reconnectionDelayMax: 2500 });
   b.socket.io.engine.transport.ws._socket.destroy();
   await waitFor(() => b.reconnects.length === 1, { timeout: 10_000, message: 'b back' });
   assert.equal(b.reconnects[0].recovered, false);
