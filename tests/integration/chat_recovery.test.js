@@ -203,3 +203,17 @@ test('recovery.enabled false: no pid, no offset', { timeout: 30_000, skip }, asy
   assert.equal(b.socket._pid, undefined);
   assert.equal(b.chats[0].offset, undefined);
 });
+
+test('a Redis that lost the publish script (SCRIPT FLUSH) mid-flow: every message still arrives once, in order, with an offset', { timeout: 30_000, skip }, async (t) => {
+  const { redis, server, a, b } = await pair(t);
+  const acks = [];
+  for (let i = 1; i <= 200; i++) {
+    if (i === 100) await redis.command('SCRIPT', 'FLUSH');
+    acks.push(a.emitWithAck('message', { from: 'a', i }));
+  }
+  await Promise.all(acks);
+  await waitFor(() => b.chats.length === 201, { message: () => `b has ${b.chats.length} of 201` });
+  assert.deepEqual(b.chats.map((c) => c.i), Array.from({ length: 201 }, (_, i) => i));
+  assert.ok(b.chats.every((c) => /^\d+-\d+$/.test(c.offset)), 'every one with an offset');
+  await server.waitForLog(/the publish script is not loaded; sending it with EVAL/, 1000);
+});
