@@ -214,6 +214,20 @@ constexpr numeric_key k_numeric_keys[] = {
   {"adapter.requests_timeout", value_form::duration, 10, k_minute,
    [](const config& c) -> int64_t { return c.adapter_requests_timeout_ms; },
    [](config& c, int64_t v) { c.adapter_requests_timeout_ms = static_cast<uint32_t>(v); }},
+  // A room's history: 0 turns it off; past 100000 a `history` answer would be megabytes.
+  {"history.max_messages", value_form::integer, 0, 100000,
+   [](const config& c) -> int64_t { return c.history_max_messages; },
+   [](config& c, int64_t v) { c.history_max_messages = static_cast<uint32_t>(v); }},
+  {"history.max_age", value_form::duration, k_second, 30 * 24 * k_hour,
+   [](const config& c) -> int64_t { return c.history_max_age_ms; },
+   [](config& c, int64_t v) { c.history_max_age_ms = static_cast<uint32_t>(v); }},
+  // Session records live this long after a disconnect; a day bounds what a crash leaves behind.
+  {"recovery.max_disconnection", value_form::duration, k_second, 24 * k_hour,
+   [](const config& c) -> int64_t { return c.recovery_max_disconnection_ms; },
+   [](config& c, int64_t v) { c.recovery_max_disconnection_ms = static_cast<uint32_t>(v); }},
+  {"recovery.max_entries", value_form::integer, 1000, 100000000,
+   [](const config& c) -> int64_t { return c.recovery_max_entries; },
+   [](config& c, int64_t v) { c.recovery_max_entries = static_cast<uint32_t>(v); }},
   {"auth.leeway", value_form::duration, 0, k_hour,
    [](const config& c) -> int64_t { return c.auth.policy.leeway_ms; },
    [](config& c, int64_t v) { c.auth.policy.leeway_ms = static_cast<uint32_t>(v); }},
@@ -234,10 +248,11 @@ constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redi
                                             "auth.algorithms", "auth.secret_file",
                                             "auth.public_key_file", "auth.jwks_file",
                                             "auth.issuer", "auth.audience", "auth.user_claim",
-                                            "auth.channels_claim", "auth.mismatched_user_id"};
+                                            "auth.channels_claim", "auth.mismatched_user_id",
+                                            "history.enabled", "recovery.enabled"};
 
 constexpr std::string_view k_sections[] = {"listen", "redis", "engineio", "limits", "adapter", "namespaces",
-                                           "auth", "log"};
+                                           "auth", "history", "recovery", "log"};
 
 // YAML 1.2's booleans (and the 1.1 spellings people still write).
 std::optional<std::string> check_bool(std::string_view path, std::string_view text, bool& out) {
@@ -676,6 +691,10 @@ class loader {
       reason = check_choice(path, text, "disconnect", "drop", cfg_.message_rate_disconnect);
     } else if (path == "auth.enabled") {
       reason = check_bool(path, text, cfg_.auth.enabled);
+    } else if (path == "history.enabled") {
+      reason = check_bool(path, text, cfg_.history_enabled);
+    } else if (path == "recovery.enabled") {
+      reason = check_bool(path, text, cfg_.recovery_enabled);
     } else if (path.starts_with("auth.")) {
       reason = set_auth_text(cfg_.auth, leaf_of(path), text);
     }

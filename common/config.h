@@ -81,6 +81,17 @@ struct config {
   bool adapter_pattern_subscription = true;    // PSUBSCRIBE "<key>#/#*" (else SUBSCRIBE per room)            // SUBSCRIBE each socket's own room (io.to(socket.id))
   bool adapter_specific_response_channel = false;  // as publishOnSpecificResponseChannel
   uint32_t adapter_requests_timeout_ms = 5000; // chatd's own requests (presence), as requestsTimeout
+  // history: each room's recent `chat` messages in a Redis stream (README "History and
+  // connection state recovery"); a member asks for them with a `history` event.
+  bool history_enabled = true;                 // the `history` event and the rooms' streams
+  uint32_t history_max_messages = 100;         // kept per room (approximately: MAXLEN ~); 0: off
+  uint32_t history_max_age_ms = 3600000;       // older ones are not served, and an idle room's
+                                               // stream expires after this
+  // recovery: Socket.IO connection state recovery on the chat namespace.
+  bool recovery_enabled = true;                // pid in the CONNECT reply, offsets on broadcasts
+  uint32_t recovery_max_disconnection_ms = 120000;  // as maxDisconnectionDuration
+  uint32_t recovery_max_entries = 100000;      // the namespace stream's MAXLEN ~: size it to
+                                               // broadcasts per second x max_disconnection
   // shutdown_timeout: how long a retiring or stopping worker waits for clients to finish.
   uint32_t shutdown_timeout_ms = 10000;
   // auth:

@@ -515,6 +515,12 @@ std::string encode_connect_reply(std::string_view nsp, std::string_view sid) {
   return encode(packet_type::connect, nsp, body);
 }
 
+std::string encode_connect_reply(std::string_view nsp, std::string_view sid, std::string_view pid) {
+  std::string body(R"({"sid":")");
+  body.append(sid).append(R"(","pid":")").append(pid).append(R"("})");
+  return encode(packet_type::connect, nsp, body);
+}
+
 std::string encode_disconnect(std::string_view nsp) {
   return encode(packet_type::disconnect, nsp, {});
 }

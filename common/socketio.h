@@ -96,6 +96,9 @@ std::string encode_ack(int64_t ack_id, std::string_view args_json);
 std::string encode_ack(std::string_view nsp, int64_t ack_id, std::string_view args_json);
 // 40[<nsp>,]{"sid":"<sid>"}: the answer to a CONNECT on `nsp`.
 std::string encode_connect_reply(std::string_view nsp, std::string_view sid);
+// 40[<nsp>,]{"sid":"<sid>","pid":"<pid>"}: the same with connection state recovery on (the
+// client keeps the pid and sends it back, with its last offset, when it reconnects).
+std::string encode_connect_reply(std::string_view nsp, std::string_view sid, std::string_view pid);
 // 41[<nsp>,]: a server-side DISCONNECT of `nsp`.
 std::string encode_disconnect(std::string_view nsp);
 // 44[<nsp>,]{"message":"<message>"}: CONNECT_ERROR as the reference server writes it.

@@ -28,7 +28,8 @@ namespace chatd {
 class bus {
  public:
   struct callbacks {
-    // A broadcast from another node for this namespace, already filtered: not our uid, nsp "/",
+    // A broadcast from another node for this namespace, already filtered: not our uid (unless
+    // deliver_own), nsp "/",
     // and (for a room channel) a room we have members in. Apply rooms/except locally.
     std::function<void(const wire::broadcast& b)> on_broadcast;
     // Redis connectivity changed (both links ready = up).
@@ -73,6 +74,15 @@ class bus {
   // Sends the publishes issued so far now (one write), ahead of the local fan-out's writes, so
   // other workers start delivering while this one still writes to its own connections.
   void flush() { pub_.flush(); }
+
+  // ---- connection state recovery (worker/stream_publisher.h, worker/recovery.h)
+
+  // The publisher link, for the commands of recorded broadcasts, session records and history:
+  // on the same connection as the PUBLISHes, so they keep their order with them.
+  redis_link& command_link() { return live_.publisher(); }
+  // on_broadcast gets this worker's own broadcasts too (recovery delivers them when they come
+  // back from Redis, in stream order); off by default.
+  void deliver_own(bool on) { sub_.deliver_own(on); }
 
   // ---- raw channels: the plumbing of the adapter's inter-node requests
 

@@ -229,7 +229,7 @@ void bus_subscriber::on_broadcast_message(std::string_view channel, std::string_
     });
     return;
   }
-  if (b->uid == uid_ || b->nsp != k_bus_nsp) {
+  if ((b->uid == uid_ && !deliver_own_) || b->nsp != k_bus_nsp) {
     return;
   }
   bus_count(stats_, &worker_stats::bus_received_total);

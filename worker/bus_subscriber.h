@@ -75,6 +75,9 @@ class bus_subscriber {
     confirmed_.clear();
     pattern_confirmed_ = false;
   }
+  // Connection state recovery: our own broadcasts come back to us too (the worker delivers its
+  // recorded broadcasts to its own members in stream order, when Redis hands them back).
+  void deliver_own(bool on) { deliver_own_ = on; }
   // No SUBSCRIBE and no delivery after this, not even of messages already read from the socket.
   void stop() { stopped_ = true; }
 
@@ -110,6 +113,7 @@ class bus_subscriber {
   std::vector<fixed_channel> fixed_;
   bool in_fixed_handler_ = false;
   bool stopped_ = false;
+  bool deliver_own_ = false;
 
   log::rate_limited bad_message_log_;
   log::rate_limited error_log_;

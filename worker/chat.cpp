@@ -4,6 +4,7 @@
 
 #include "worker/chat.h"
 
+#include "common/history_request.h"
 #include "common/json_member.h"
 #include "common/json_text.h"
 #include "common/log.h"
@@ -14,6 +15,9 @@
 #include "worker/chat_stamp.h"
 
 #include <fmt/format.h>
+#include "worker/history_store.h"
+#include "worker/recovery.h"
+#include "worker/stream_publisher.h"
 
 #include <algorithm>
 #include <chrono>
@@ -57,9 +61,23 @@ std::string chat::refusal(member& m) {
 
 void chat::on_connect(member& s) {
   if (std::string why = refusal(s); !why.empty()) return s.refuse_connect(why);
+  // Recovery: a CONNECT carrying a pid and an offset asks Redis for its session first;
+  // connect_member follows (recovery.h), with the record or for a fresh socket.
+  if (recovery_ != nullptr && recovery_->begin_restore(s)) return;
+  connect_member(s, nullptr);
+}
+
+void chat::connect_member(member& s, const recovery_wire::session_record* restored) {
   by_sid_.emplace(s.id(), &s);
   stats_.sessions.fetch_add(1, std::memory_order_relaxed);
-  rooms_.join(s, s.channel());
+  if (restored == nullptr) {
+    rooms_.join(s, s.channel());
+  } else {
+    // A restored socket keeps the rooms it had (its own id room is implicit here).
+    for (const std::string& room : restored->rooms) {
+      if (room != s.id()) rooms_.join(s, room);
+    }
+  }
   if (socket_rooms_) bus_->subscribe_room(s.id());
   if (bus_ != nullptr && bus_->room_pending(s.channel())) {
     s.connect_pending_ = true;
@@ -71,7 +89,15 @@ void chat::on_connect(member& s) {
 
 void chat::finish_connect(member& s) {
   s.connect_pending_ = false;
-  s.accept_connect();
+  // Recovery hook: the reply carries a pid; a restored socket gets it after its replay, and
+  // never left as far as its room knows: no login.
+  if (recovery_ != nullptr) {
+    const bool restored = recovery_->restoring(s);
+    recovery_->accept(s);
+    if (restored) return;
+  } else {
+    s.accept_connect();
+  }
   // client.to(channel).emit("login", client.handshake.query)
   static const std::string login_head = sio::event_head("login");
   std::string storage;
@@ -160,8 +186,15 @@ app::ack_args chat::on_event(member& s, std::string_view name, std::string_view 
   stamp_buf_.clear();
   const bool stamped =
       stampable(relayed) && append_stamped(stamp_buf_, relayed, next_message_id(), wall_clock_ms());
-  const bool published =
-      broadcast_to(s, target_rooms(s), chat_head, "chat", stamped ? stamp_buf_ : relayed);
+  const std::string_view delivered = stamped ? std::string_view(stamp_buf_) : relayed;
+  std::vector<std::string> names = target_rooms(s);
+  // History hook: each room's history keeps the payload as its members got it. With recovery
+  // the publish script appends it under the broadcast's own id (one room); otherwise here.
+  if (history_ != nullptr && (stream_pub_ == nullptr || names.size() != 1)) {
+    for (const std::string& room : names) history_->append(s.nsp(), room, delivered);
+  }
+  const bool published = broadcast_to(s, std::move(names), chat_head, "chat", delivered,
+                                      history_ != nullptr ? delivered : std::string_view());
   return stamped ? stamped_ack(ack_buf_, published, message_id_) : bus_ack(published);
 }
 
@@ -171,14 +204,37 @@ std::string_view chat::next_message_id() {
   return message_id_;
 }
 
+app::ack_args chat::request_history(member& m, std::string_view arg_json, int64_t ack_id) {
+  if (ack_id < 0) return std::nullopt;  // nobody to answer: socket.io would not call back either
+  auto req = parse_history_request(arg_json, history_->max_messages());
+  if (!req) {
+    ack_storage_ = history_store::error_args(req.error());
+    return std::string_view(ack_storage_);
+  }
+  std::string_view room = req->room.empty() ? m.channel() : std::string_view(req->room);
+  // Only a room the member is in: history is what its members were sent.
+  bool in_room = false;
+  rooms::for_each_room_of(m, [&](const chatd::room& r) { in_room = in_room || r.name == room; });
+  if (!in_room) {
+    ack_storage_ = history_store::error_args("not in that room");
+    return std::string_view(ack_storage_);
+  }
+  history_->query(m, room, req->limit, ack_id);
+  return std::nullopt;
+}
+
 void chat::on_ack(member& m, int64_t ack_id, std::string_view args_json,
                   std::vector<std::string> attachments) {
   if (ack_sink) ack_sink(m, ack_id, args_json, std::move(attachments));
 }
 
 void chat::on_disconnect(member& s) {
+  // Recovery hook: a socket that left while its restore was still being looked up was never
+  // registered here.
+  if (recovery_ != nullptr && recovery_->on_disconnect(s)) return;
   if (leave_sink) leave_sink(s);
   const bool never_connected = s.connect_pending_;  // nobody was told of its login
+  if (history_ != nullptr) history_->forget(s);  // a query in flight answers nobody
   if (s.connect_pending_) {
     s.connect_pending_ = false;
     if (auto it = pending_.find(s.channel()); it != pending_.end()) {
@@ -253,13 +309,25 @@ uint64_t chat::fan_out(member& from, const std::vector<std::string>& names, Send
 }
 
 bool chat::broadcast_to(member& from, std::vector<std::string> names, std::string_view event_prefix,
-                        std::string_view event, std::string_view arg_json) {
+                        std::string_view event, std::string_view arg_json,
+                        std::string_view history_payload) {
+  if (bus_ != nullptr && stream_pub_ != nullptr) {
+    wire::broadcast b;
+    b.data_json = sio::event_data(event, arg_json);
+    b.rooms = names;
+    b.except.emplace_back(from.id());
+    // Recovery hook: recorded with its offset; local members get it when Redis hands it back,
+    // so they see offsets in the stream's order. Dropped (Redis away): delivered below.
+    if (stream_pub_->publish(b, history_payload)) return true;
+  }
   shared_bytes frame;  // framed once, at the first recipient
   fan_out(from, names, [&](member& m) {
     if (!frame) frame = make_text_frame({event_prefix, arg_json, sio::event_tail});
     return m.send(frame);
   });
-  if (bus_ == nullptr) return false;
+  // With recovery, what the stream publisher dropped is not published otherwise: a copy coming
+  // back from Redis would be delivered here a second time.
+  if (bus_ == nullptr || stream_pub_ != nullptr) return false;
   wire::broadcast b;
   b.data_json = sio::event_data(event, arg_json);
   b.rooms = std::move(names);
@@ -313,15 +381,26 @@ app::ack_args chat::on_binary_event(member& s, std::string_view name,
   if (!stamped) data_json.append(relayed);
   data_json.append("]");
   std::vector<std::string> names = target_rooms(s);
+  auto ack = [&](bool published) {
+    return stamped ? stamped_ack(ack_buf_, published, message_id_) : bus_ack(published);
+  };
+  // Recovery hook: not recorded (no offset), but, like the recorded ones, delivered to local
+  // members when it comes back from Redis, so a sender's text and binary messages keep their
+  // order everywhere. Dropped by the bus: delivered here below.
+  if (stream_pub_ != nullptr && bus_ != nullptr) {
+    wire::broadcast b;
+    b.data_json = data_json;
+    b.attachments = attachments;
+    b.rooms = names;
+    b.except.emplace_back(s.id());
+    if (bus_->publish(std::move(b))) return ack(true);
+  }
   std::vector<shared_bytes> frames;
   fan_out(s, names, [&](member& m) {
     if (frames.empty()) frames = binary_event_frames(data_json, attachments);
     return send_all(m, frames);
   });
-  auto ack = [&](bool published) {
-    return stamped ? stamped_ack(ack_buf_, published, message_id_) : bus_ack(published);
-  };
-  if (bus_ == nullptr) return ack(false);
+  if (bus_ == nullptr || stream_pub_ != nullptr) return ack(false);
   // Other nodes get packet.data with each attachment as a msgpack bin, as a Node server sends a
   // Buffer.
   wire::broadcast b;
@@ -339,6 +418,12 @@ void chat::on_bus(const wire::broadcast& b) {
   }
   // A text event is one frame (the common case: no vector); with attachments, the BINARY_EVENT
   // frame and one per attachment.
+  std::optional<recovery_wire::stream_id> offset;
+  if (recovery_ != nullptr) {
+    // Our own broadcasts come back too (bus::deliver_own) and are delivered now: nothing is
+    // both delivered at once and published while recovery is on.
+    offset = recovery_wire::offset_of(b.data_json);
+  }
   const bool binary = !b.attachments.empty();
   shared_bytes frame = binary ? nullptr : make_text_frame({sio::type_prefix(sio::packet_type::event), b.data_json});
   std::vector<shared_bytes> frames;
@@ -355,6 +440,12 @@ void chat::on_bus(const wire::broadcast& b) {
   auto serve = [&](member& m) {
     if (m.mark_ == mark_) return;
     m.mark_ = mark_;
+    // Recovery hook: a socket being restored gets it after its replay (or never, if the replay
+    // had it: the offset says).
+    if (m.held_ && recovery_ != nullptr) {
+      recovery_->hold(m, offset, binary ? frames : std::vector<shared_bytes>{frame});
+      return;
+    }
     if (binary ? send_all(m, frames) : m.send(frame)) ++n;
   };
   if (b.rooms.empty()) {
@@ -425,12 +516,16 @@ std::vector<std::string> chat::rooms_of(const member& m) {
 
 bool chat::join(member& m, std::string_view room) {
   if (room == m.id()) return false;
-  return rooms_.join(m, room);
+  const bool joined = rooms_.join(m, room);
+  if (joined && recovery_ != nullptr) recovery_->rooms_changed(m);  // recovery hook: its record
+  return joined;
 }
 
 bool chat::leave(member& m, std::string_view room) {
   if (room == m.id()) return false;
-  return rooms_.leave(m, room);
+  const bool left = rooms_.leave(m, room);
+  if (left && recovery_ != nullptr) recovery_->rooms_changed(m);  // recovery hook: its record
+  return left;
 }
 
 size_t chat::send_to(const std::vector<member*>& to, const std::vector<shared_bytes>& frames) {

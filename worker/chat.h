@@ -15,6 +15,7 @@
 
 #include "common/string_hash.h"
 #include "common/bus_wire.h"
+#include "common/recovery_wire.h"
 #include "common/ip_limits.h"
 #include "common/stats.h"
 #include "worker/app.h"
@@ -32,6 +33,9 @@
 namespace chatd {
 
 class bus;
+class history_store;
+class recovery;
+class stream_publisher;
 
 // What happens to a verified member's `message` whose payload does not carry its user as userId
 // (config auth.mismatched_user_id).
@@ -61,8 +65,9 @@ class chat final : public app {
   // The ACK then also carries the stamp's id ([{"bus":true,"id":"<uid>-<n>"}]) when the payload
   // was an object (stamped).
   ack_args on_event(member& m, std::string_view name, std::string_view first_arg_json) override;
-  // What the session calls: `join`, `leave` and `who` (worker/chat_rooms.cpp) need the ack id
-  // (an error without one is an `error` event; `who` answers later); the rest goes on above.
+  // What the session calls: `join`, `leave`, `who` (worker/chat_rooms.cpp) and `history` need
+  // the ack id (an error without one is an `error` event; `who` and `history` answer later);
+  // the rest goes on above.
   ack_args on_event(member& m, const sio::event_args& ev, int64_t ack_id) override;
   // A BINARY_EVENT `message`: relays it with its attachments to the room, here and through the
   // bus (attachments as msgpack bin, the way Node's adapter sends Buffers); acknowledged as above.
@@ -87,6 +92,23 @@ class chat final : public app {
     std::function<uint64_t()> now;
   };
   void set_connect_limits(connect_limits l) { limits_ = std::move(l); }
+
+  // --- History (README "History and connection state recovery"; worker/history_store.h) ------
+  // Off unless the worker turns it on: each `chat` is then appended to its room's history, and
+  // a `history` event with an ack is answered (later, from Redis) with the room's last messages.
+  void enable_history(history_store* h) { history_ = h; }
+
+  // --- Connection state recovery (worker/recovery.h, worker/stream_publisher.h) -------------
+  // Off unless the worker turns it on: every text broadcast is then recorded in the namespace
+  // stream by `pub` and reaches this worker's members too only when Redis hands it back (stream
+  // order, the offset last); CONNECTs asking for a restore go through `rec` first.
+  void enable_recovery(recovery* rec, stream_publisher* pub) {
+    recovery_ = rec;
+    stream_pub_ = pub;
+  }
+  // Registers m and joins its rooms (its channel, plus a restored record's), then answers its
+  // CONNECT once they are subscribed: on_connect's work, and what a restore proceeds with.
+  void connect_member(member& m, const recovery_wire::session_record* restored);
 
   size_t sessions() const { return by_sid_.size(); }
   rooms& room_registry() { return rooms_; }
@@ -127,8 +149,10 @@ class chat final : public app {
   uint64_t fan_out(member& from, const std::vector<std::string>& rooms, Send&& send);
   // Delivers ["<event>",arg] to the local members of `rooms` but `from` and publishes it on the
   // bus for the other nodes; true when the bus took the publish.
+  // `history_payload`: what the rooms' history keeps of it (empty: nothing).
   bool broadcast_to(member& from, std::vector<std::string> rooms, std::string_view event_prefix,
-                    std::string_view event, std::string_view arg_json);
+                    std::string_view event, std::string_view arg_json,
+                    std::string_view history_payload = {});
   // The handshake query as `login` / `logout` carry it (verified: userId the token's, no token).
   std::string_view login_payload(const member& m, std::string& storage) const;
   // --- worker/chat_rooms.cpp ---
@@ -158,8 +182,15 @@ class chat final : public app {
   // member's user, else rewritten into `storage` or refused (nullopt, the sender told).
   std::optional<std::string_view> payload_of(member& m, std::string_view payload, std::string& storage);
 
+  // `history`: answered later by history_store, or refused now (the ACK's arguments).
+  ack_args request_history(member& m, std::string_view arg_json, int64_t ack_id);
+
   worker_stats& stats_;
   bus* bus_;
+  history_store* history_ = nullptr;
+  recovery* recovery_ = nullptr;
+  stream_publisher* stream_pub_ = nullptr;
+  std::string ack_storage_;  // a refused `history`'s ACK arguments, until the next call
   bool socket_rooms_;
   user_id_rule user_id_rule_;
   rooms rooms_;

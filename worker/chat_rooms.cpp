@@ -24,6 +24,7 @@ app::ack_args chat::on_event(member& m, const sio::event_args& ev, int64_t ack_i
   if (ev.name == "join") return on_join(m, ev.first_arg, ack_id);
   if (ev.name == "leave") return on_leave(m, ev.first_arg, ack_id);
   if (ev.name == "who") return on_who(m, ev.first_arg, ack_id);
+  if (ev.name == "history" && history_ != nullptr) return request_history(m, ev.first_arg, ack_id);
   return on_event(m, ev.name, ev.first_arg);
 }
 
@@ -96,7 +97,7 @@ app::ack_args chat::on_join(member& m, std::string_view arg, int64_t ack_id) {
       return answer(m, ack_id, "join", why);
     }
   }
-  rooms_.join(m, a.room);
+  join(m, a.room);  // through chat::join: a recovery record follows the change
   if (a.room == m.channel()) left_channel_.erase(m.id());
   // client.to(room).emit("login", client.handshake.query)
   static const std::string login_head = sio::event_head("login");
@@ -116,7 +117,7 @@ app::ack_args chat::on_leave(member& m, std::string_view arg, int64_t ack_id) {
   static const std::string logout_head = sio::event_head("logout");
   std::string storage;
   broadcast_to(m, {a.room}, logout_head, "logout", login_payload(m, storage));
-  rooms_.leave(m, a.room);
+  leave(m, a.room);
   if (a.room == m.channel()) left_channel_.insert(m.id());
   return rooms_ack(m, a.room);
 }

@@ -66,6 +66,18 @@ class member {
   // Answers the client's CONNECT (`40[/nsp,]{"sid":…}`): the socket counts as connected from
   // then on.
   virtual void accept_connect() = 0;
+  // Connection state recovery (worker/recovery.h): the answer with the session's private id,
+  // `40[/nsp,]{"sid":…,"pid":…}`. A member that cannot carry one answers as accept_connect().
+  virtual void accept_connect(std::string_view pid) {
+    (void)pid;
+    accept_connect();
+  }
+  // A restore gives the socket its previous sid, before the application registers it (never
+  // after); false when this member cannot take it (then it connects afresh).
+  virtual bool restore_id(std::string_view sid) {
+    (void)sid;
+    return false;
+  }
   // Refuses the client's CONNECT (`44[/nsp,]{"message":…}`) from inside on_connect: the application
   // holds no reference to the member afterwards (no on_disconnect follows).
   virtual void refuse_connect(std::string_view message) = 0;
@@ -93,6 +105,9 @@ class member {
   uint64_t mark_ = 0;
   // The CONNECT answer waits for the room's Redis subscription (the application's bookkeeping).
   bool connect_pending_ = false;
+  // A restore is replaying what the socket missed: live deliveries are held for it until then
+  // (written by worker/recovery only; the application checks it when it delivers).
+  bool held_ = false;
 
  protected:
   ~member() = default;

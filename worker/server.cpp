@@ -71,6 +71,14 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
                                                            : user_id_rule::refuse);
   chat_->set_connect_limits(chat::connect_limits{cfg_.max_channel_length, cfg_.max_user_id_length,
                                                  &ip_limits_, [this] { return uv_now(loop_); }});
+  // History hook: on the bus' publisher link (README "History and connection state recovery").
+  if (cfg_.history_enabled && cfg_.history_max_messages > 0) {
+    history_ = std::make_unique<history_store>(
+        bus_->command_link(),
+        history_store::settings{cfg_.redis_key, cfg_.history_max_messages, cfg_.history_max_age_ms});
+    chat_->enable_history(history_.get());
+  }
+  if (cfg_.recovery_enabled) enable_recovery(uid);
   adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
   adapter_->start();
   // `who`: GET /presence's question and answer, asked from a socket.
@@ -94,6 +102,27 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
 }
 
 server::~server() { sessions_.collect(); }
+
+void server::enable_recovery(const std::string& uid) {
+  const bool history = history_ != nullptr;
+  stream_pub_ = std::make_unique<stream_publisher>(
+      loop_, bus_->command_link(), uid, &stats_,
+      stream_publisher::settings{cfg_.redis_key, cfg_.recovery_max_entries,
+                                 history ? cfg_.history_max_messages : 0, cfg_.history_max_age_ms});
+  recovery::hooks h;
+  h.proceed = [this](member& m, const recovery_wire::session_record* r) { chat_->connect_member(m, r); };
+  h.rooms_of = [](const member& m) { return chat::rooms_of(m); };
+  // The old socket of a client that came back before its connection was seen gone: one sid,
+  // one socket (the old one leaves without a reply: its transport is presumably dead).
+  h.evict = [this](std::string_view sid) {
+    if (member* old = chat_->find(sid)) old->disconnect(false);
+  };
+  recovery_ = std::make_unique<recovery>(
+      loop_, bus_->command_link(),
+      recovery::settings{cfg_.redis_key, cfg_.recovery_max_disconnection_ms, slot_}, std::move(h));
+  bus_->deliver_own(true);  // our recorded broadcasts reach our members from Redis, in order
+  chat_->enable_recovery(recovery_.get(), stream_pub_.get());
+}
 
 int server::listen(int fd) {
   int r = uv_tcp_init(loop_, &listener_);
@@ -372,6 +401,8 @@ void server::maybe_finish() {
     uv_close(reinterpret_cast<uv_handle_t*>(&more_), nullptr);
     timers_.close();
     conn_timers_.close();
+    if (recovery_) recovery_->stop();
+    if (stream_pub_) stream_pub_->stop();
     bus_->stop();
   }
 }

@@ -13,6 +13,9 @@
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/handover.h"
+#include "worker/history_store.h"
+#include "worker/recovery.h"
+#include "worker/stream_publisher.h"
 #include "worker/output_budget.h"
 #include "worker/session_context.h"
 #include "worker/session_registry.h"
@@ -101,6 +104,8 @@ class server {
   void stop_accepting();
   void close_all(uint16_t code);
   void maybe_finish();
+  // recovery.enabled: builds the stream publisher and the restores, and hooks them into chat.
+  void enable_recovery(const std::string& uid);
 
   uv_loop_t* loop_;
   config cfg_;
@@ -136,6 +141,10 @@ class server {
   shared_bytes ping_frame_;
   std::unique_ptr<bus> bus_;
   std::unique_ptr<chat> chat_;
+  std::unique_ptr<history_store> history_;  // history.enabled: the chat app's `history`
+  // recovery.enabled: the chat app's recorded broadcasts and session restores.
+  std::unique_ptr<stream_publisher> stream_pub_;
+  std::unique_ptr<recovery> recovery_;
   std::unique_ptr<adapter_node> adapter_;
   // The applications of the other namespaces (echo), and which serves each (config namespaces:).
   std::vector<std::unique_ptr<app>> apps_;

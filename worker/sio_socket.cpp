@@ -38,6 +38,17 @@ void sio_socket::accept_connect() {
   send(make_text_frame({sio::encode_connect_reply(ns_.name, id())}));
 }
 
+void sio_socket::accept_connect(std::string_view pid) {
+  send(make_text_frame({sio::encode_connect_reply(ns_.name, id(), pid)}));
+}
+
+bool sio_socket::restore_id(std::string_view sid) {
+  // The session knows its sockets by namespace, never by sid: only this copy changes.
+  if (sid.size() != sid_.size()) return false;
+  std::memcpy(sid_.data(), sid.data(), sid_.size());
+  return true;
+}
+
 void sio_socket::refuse_connect(std::string_view message) {
   CHATD_ASSERT(phase_ == phase::joined, "a CONNECT refused twice");
   owner_.send(make_text_frame({sio::encode_connect_error(ns_.name, message)}));

@@ -48,6 +48,8 @@ class sio_socket final : public member {
   bool has_channel() const override;
   bool send(const shared_bytes& frame) override;
   void accept_connect() override;
+  void accept_connect(std::string_view pid) override;
+  bool restore_id(std::string_view sid) override;
   void refuse_connect(std::string_view message) override;
   const handshake_record& handshake() const override;
   std::string_view auth_json() const override {

@@ -65,6 +65,12 @@ void check_equal(const config& a, const config& b) {
   CHECK(a.adapter_pattern_subscription == b.adapter_pattern_subscription);
   CHECK(a.adapter_specific_response_channel == b.adapter_specific_response_channel);
   CHECK(a.adapter_requests_timeout_ms == b.adapter_requests_timeout_ms);
+  CHECK(a.history_enabled == b.history_enabled);
+  CHECK(a.history_max_messages == b.history_max_messages);
+  CHECK(a.history_max_age_ms == b.history_max_age_ms);
+  CHECK(a.recovery_enabled == b.recovery_enabled);
+  CHECK(a.recovery_max_disconnection_ms == b.recovery_max_disconnection_ms);
+  CHECK(a.recovery_max_entries == b.recovery_max_entries);
   CHECK(a.log_level == b.log_level);
   CHECK(a.auth.enabled == b.auth.enabled);
   CHECK(a.auth.policy.algorithms == b.auth.policy.algorithms);
@@ -126,6 +132,38 @@ TEST_CASE("a default-constructed config has the documented defaults") {
   CHECK_FALSE(c.adapter_specific_response_channel);
   CHECK(c.adapter_requests_timeout_ms == 5000);
   CHECK(c.log_level == log::level::info);
+  CHECK(c.history_enabled);
+  CHECK(c.history_max_messages == 100);
+  CHECK(c.history_max_age_ms == 3600000);
+  CHECK(c.recovery_enabled);
+  CHECK(c.recovery_max_disconnection_ms == 120000);
+  CHECK(c.recovery_max_entries == 100000);
+}
+
+TEST_CASE("history and recovery: every key loads into its field") {
+  config c = load_ok("history:\n  enabled: false\n  max_messages: 20\n  max_age: 10m\n"
+                     "recovery:\n  enabled: no\n  max_disconnection: 30s\n  max_entries: 5000\n");
+  CHECK_FALSE(c.history_enabled);
+  CHECK(c.history_max_messages == 20);
+  CHECK(c.history_max_age_ms == 600000);
+  CHECK_FALSE(c.recovery_enabled);
+  CHECK(c.recovery_max_disconnection_ms == 30000);
+  CHECK(c.recovery_max_entries == 5000);
+}
+
+TEST_CASE("history and recovery: values out of range are refused with the key and line") {
+  auto big = load_config_string("history:\n  max_messages: 100001\n", "t.yaml");
+  REQUIRE_FALSE(big.has_value());
+  CHECK(big.error().message().find("t.yaml:2: history.max_messages") == 0);
+  auto short_window = load_config_string("recovery:\n  max_disconnection: 10ms\n", "t.yaml");
+  REQUIRE_FALSE(short_window.has_value());
+  CHECK(short_window.error().message().find("t.yaml:2: recovery.max_disconnection") == 0);
+  auto few = load_config_string("recovery:\n  max_entries: 10\n", "t.yaml");
+  REQUIRE_FALSE(few.has_value());
+  CHECK(few.error().message().find("t.yaml:2: recovery.max_entries") == 0);
+  auto word = load_config_string("recovery:\n  enabled: sometimes\n", "t.yaml");
+  REQUIRE_FALSE(word.has_value());
+  CHECK(word.error().message() == "t.yaml:2: recovery.enabled: expected true or false, got 'sometimes'");
 }
 
 TEST_CASE("adapter: booleans and the requests timeout load; anything else is refused with its line") {

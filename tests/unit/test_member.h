@@ -30,6 +30,15 @@ struct test_member final : member {
     return true;
   }
   void accept_connect() override { connected = true; }
+  std::string pid;  // with recovery: the pid its CONNECT was answered with
+  void accept_connect(std::string_view p) override {
+    connected = true;
+    pid.assign(p);
+  }
+  bool restore_id(std::string_view s) override {
+    sid.assign(s);
+    return true;
+  }
   std::string refused;  // the CONNECT_ERROR message, if refused
   void refuse_connect(std::string_view message) override { refused.assign(message); }
   handshake_record hs;

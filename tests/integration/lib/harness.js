@@ -27,7 +27,7 @@
  *       channel (advanced serialization). The Node peer of the fleet tests uses it (./node_peer.js).
  *   startChatd({workers, port, redisUrl, config, args, env, readyTimeout}) -> Promise<Server>
  *       writes a temporary YAML config (listen 127.0.0.1:port, workers, redis.url,
- *       shutdown_timeout 2000, log.level info, deep-merged with `config`, e.g.
+ *       shutdown_timeout 2000, recovery.enabled false, log.level info, deep-merged with `config`, e.g.
  *       {engineio: {ping_interval: 300}}; keys as in etc/chatd.yaml, durations in ms),
  *       spawns CHATD_BIN --config FILE ...args,
  *       resolves once the port accepts, GET /healthz answers 200 and (for workers > 1) every
@@ -663,6 +663,9 @@ async function startChatd({ workers = 1, port, redisUrl = 'redis://127.0.0.1:637
     // Tests do not wait for drains: a short grace keeps every stop quick. Tests of the graceful
     // stop set their own.
     shutdown_timeout: 2000,
+    // The seed's wire exactly (no pid, no offset argument), as the reference server speaks it:
+    // tests of connection state recovery turn it on.
+    recovery: { enabled: false },
     log: { level: 'info' },
   }, chatdConfig);
   fs.writeFileSync(configPath, `# written by tests/integration/lib/harness.js\n${toYaml(merged)}`);
