@@ -84,6 +84,16 @@ for (const transports of [['websocket'], ['polling']]) {
     assert.equal(Buffer.from(b2.deep).toString(), 'xyz');
     const binAck = await new Promise((resolve) => echo.emit('message-with-ack', Buffer.from([9]), (...args) => resolve(args)));
     assert.deepEqual([...binAck[0]], [9]);
+    // The other direction: the server asks the client for an ack and emits what it answered.
+    echo.on('emit-with-ack', (...args) => {
+      const cb = args.pop();
+      cb(...args, 'answered', Buffer.from([7]));
+    });
+    const backAck = once(echo, 'emit-with-ack-back');
+    echo.emit('emit-with-ack', 1, { two: 2 });
+    const answered = await backAck;
+    assert.deepEqual(answered.slice(0, 3), [1, { two: 2 }, 'answered']);
+    assert.deepEqual([...answered[3]], [7], 'the client ack\'s Buffer comes back as an attachment');
 
     // chat on "/" beside it, and nothing of echo reaches the room.
     const peerChat = collect(peer, 'chat');

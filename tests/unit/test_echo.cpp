@@ -75,3 +75,31 @@ TEST_CASE("echo: binary arguments go back as attachments, in an event or an ack"
   CHECK(m.got[0] == R"(461-/custom,4[{"_placeholder":true,"num":0},"t"])");
   CHECK(m.got[1] == "<binary>\x03");
 }
+
+TEST_CASE("echo: emit-with-ack asks the client for an ack, and its ACK comes back as an event") {
+  echo e;
+  test_member m("s1", "");
+  m.ns = "/custom";
+  CHECK_FALSE(event(e, m, R"(["emit-with-ack",1,{"a":2}])", -1));
+  REQUIRE(m.got.size() == 1);
+  CHECK(m.got[0] == R"(42/custom,0["emit-with-ack",1,{"a":2}])");
+  m.got.clear();
+  e.on_ack(m, 5, "[9]", {});  // not an id it asked for
+  CHECK(m.got.empty());
+  e.on_ack(m, 0, R"([1,{"a":2},"x"])", {});
+  CHECK(m.got == std::vector<std::string>{R"(42/custom,["emit-with-ack-back",1,{"a":2},"x"])"});
+  m.got.clear();
+  e.on_ack(m, 0, "[1]", {});  // answered once only
+  CHECK(m.got.empty());
+  auto ev = sio::split_event(R"(["emit-with-ack",{"_placeholder":true,"num":0}])");
+  REQUIRE(ev);
+  e.on_binary_event(m, *ev, -1, {"\x07"});
+  REQUIRE(m.got.size() == 2);
+  CHECK(m.got[0] == R"(451-/custom,1["emit-with-ack",{"_placeholder":true,"num":0}])");
+  m.got.clear();
+  e.on_ack(m, 1, R"([{"_placeholder":true,"num":0}])", {"\x08"});
+  REQUIRE(m.got.size() == 2);
+  CHECK(m.got[0] == R"(451-/custom,["emit-with-ack-back",{"_placeholder":true,"num":0}])");
+  CHECK(m.got[1] == "<binary>\x08");
+  e.on_disconnect(m);
+}
