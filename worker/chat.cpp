@@ -4,6 +4,7 @@
 
 #include "worker/chat.h"
 
+#include "common/assert.h"
 #include "common/history_request.h"
 #include "common/json_member.h"
 #include "common/json_text.h"
@@ -133,6 +134,7 @@ std::optional<std::string_view> chat::payload_of(member& m, std::string_view pay
 }
 
 void chat::on_room_ready(std::string_view room) {
+  release_join_acks(room);
   auto it = pending_.find(room);
   if (it == pending_.end()) return;
   std::vector<member*> waiting = std::move(it->second);
@@ -146,6 +148,7 @@ void chat::release_pending() {
   for (auto& [room, waiting] : all) {
     for (member* s : waiting) finish_connect(*s);
   }
+  release_join_acks(std::nullopt);
 }
 
 namespace {
@@ -171,6 +174,11 @@ uint64_t wall_clock_ms() {
 // A message refused (auth: its userId is not the token's user): delivered nowhere.
 app::ack_args refused_ack() { return R"([{"bus":false,"refused":true}])"; }
 
+// A message from a socket in no room (it left them all, its channel too): delivered nowhere. It
+// must not be broadcast: a broadcast naming no room is, to the adapter, one to every socket of
+// the fleet.
+app::ack_args roomless_ack() { return R"([{"bus":false,"error":"in no room: join one first"}])"; }
+
 }  // namespace
 
 app::ack_args chat::on_event(member& s, std::string_view name, std::string_view payload_json) {
@@ -179,6 +187,8 @@ app::ack_args chat::on_event(member& s, std::string_view name, std::string_view 
   std::string storage;
   std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
   if (!payload) return refused_ack();
+  std::vector<std::string> names = target_rooms(s);
+  if (names.empty()) return roomless_ack();
   // client.to(rooms).emit("chat", payload): an absent payload is `undefined`, sent as null; an
   // object gets the stamp (no parse: chat_stamp.h), anything else goes unstamped.
   static const std::string chat_head = sio::event_head("chat");
@@ -187,7 +197,6 @@ app::ack_args chat::on_event(member& s, std::string_view name, std::string_view 
   const bool stamped =
       stampable(relayed) && append_stamped(stamp_buf_, relayed, next_message_id(), wall_clock_ms());
   const std::string_view delivered = stamped ? std::string_view(stamp_buf_) : relayed;
-  std::vector<std::string> names = target_rooms(s);
   // History hook: each room's history keeps the payload as its members got it. With recovery
   // the publish script appends it under the broadcast's own id (one room); otherwise here.
   if (history_ != nullptr && (stream_pub_ == nullptr || names.size() != 1)) {
@@ -311,6 +320,7 @@ uint64_t chat::fan_out(member& from, const std::vector<std::string>& names, Send
 bool chat::broadcast_to(member& from, std::vector<std::string> names, std::string_view event_prefix,
                         std::string_view event, std::string_view arg_json,
                         std::string_view history_payload) {
+  CHATD_ASSERT(!names.empty(), "a broadcast naming no room would reach every socket of the fleet");
   if (bus_ != nullptr && stream_pub_ != nullptr) {
     wire::broadcast b;
     b.data_json = sio::event_data(event, arg_json);
@@ -368,6 +378,8 @@ app::ack_args chat::on_binary_event(member& s, std::string_view name,
   std::string storage;
   std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
   if (!payload) return refused_ack();
+  std::vector<std::string> names = target_rooms(s);
+  if (names.empty()) return roomless_ack();
   // client.to(rooms).emit("chat", payload): the payload keeps its placeholders (and gets the
   // stamp when it is an object), the parts go along as they came.
   std::string_view relayed = payload->empty() ? std::string_view("null") : *payload;
@@ -380,7 +392,6 @@ app::ack_args chat::on_binary_event(member& s, std::string_view name,
                        append_stamped(data_json, relayed, next_message_id(), wall_clock_ms());
   if (!stamped) data_json.append(relayed);
   data_json.append("]");
-  std::vector<std::string> names = target_rooms(s);
   auto ack = [&](bool published) {
     return stamped ? stamped_ack(ack_buf_, published, message_id_) : bus_ack(published);
   };

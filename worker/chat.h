@@ -148,7 +148,8 @@ class chat final : public app {
   template <class Send>
   uint64_t fan_out(member& from, const std::vector<std::string>& rooms, Send&& send);
   // Delivers ["<event>",arg] to the local members of `rooms` but `from` and publishes it on the
-  // bus for the other nodes; true when the bus took the publish.
+  // bus for the other nodes; true when the bus took the publish. `rooms` must not be empty: to
+  // the adapter, no rooms means every socket.
   // `history_payload`: what the rooms' history keeps of it (empty: nothing).
   bool broadcast_to(member& from, std::vector<std::string> rooms, std::string_view event_prefix,
                     std::string_view event, std::string_view arg_json,
@@ -169,6 +170,8 @@ class chat final : public app {
   ack_args on_who(member& m, std::string_view arg, int64_t ack_id);
   // [{"room":…,"rooms":[…]}] into ack_buf_.
   ack_args rooms_ack(const member& m, std::string_view room);
+  // Sends the join ACKs that wait for `room`'s subscription (every room's: nullopt).
+  void release_join_acks(std::optional<std::string_view> room);
   // The next message id: this node's uid and a counter.
   std::string_view next_message_id();
   // Whether r has a member other than m (the sender may have left its channel).
@@ -208,6 +211,14 @@ class chat final : public app {
   std::unordered_set<std::string_view, string_hash, std::equal_to<>> left_channel_;
   // Sessions whose CONNECT answer waits for their room's subscription, by room.
   std::unordered_map<std::string, std::vector<member*>, string_hash, std::equal_to<>> pending_;
+  // Join ACKs that wait for their room's subscription (as the CONNECT answer does), by room; the
+  // socket by id, so one that goes meanwhile is not answered.
+  struct waiting_ack {
+    std::string sid;
+    int64_t ack_id = -1;
+    std::string args_json;
+  };
+  std::unordered_map<std::string, std::vector<waiting_ack>, string_hash, std::equal_to<>> join_acks_;
 };
 
 }  // namespace chatd

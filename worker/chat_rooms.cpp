@@ -15,10 +15,28 @@
 #include "common/json_text.h"
 #include "common/name_check.h"
 #include "common/socketio.h"
+#include "worker/bus.h"
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 namespace chatd {
+
+namespace {
+
+// A Socket.IO socket id's shape: 20 characters of base64url (Node's base64id and chatd's sids
+// both). A socket's id is its private room: io.to(id) reaches that socket alone, and `who` shows
+// ids, so a client that could join one would get another socket's private messages (and, on
+// the same worker, take them from it: a room by that name is served before the socket).
+bool looks_like_socket_id(std::string_view name) {
+  return name.size() == 20 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+         });
+}
+
+}  // namespace
 
 app::ack_args chat::on_event(member& m, const sio::event_args& ev, int64_t ack_id) {
   if (ev.name == "join") return on_join(m, ev.first_arg, ack_id);
@@ -87,7 +105,12 @@ app::ack_args chat::rooms_ack(const member& m, std::string_view room) {
 app::ack_args chat::on_join(member& m, std::string_view arg, int64_t ack_id) {
   room_arg a = room_of_arg(arg, false);
   if (!a.error.empty()) return answer(m, ack_id, "join", a.error);
-  if (a.room == m.id()) return answer(m, ack_id, "join", "a socket's own id is not a room to join");
+  if (a.room == m.id() || looks_like_socket_id(a.room)) {
+    stats_.limit_bad_names_total.fetch_add(1, std::memory_order_relaxed);
+    return answer(m, ack_id, "join",
+                  "a room shaped like a socket id (20 letters, digits, '-' or '_') is that "
+                  "socket's own, not a room to join");
+  }
   room* r = rooms_.find(a.room);
   if (rooms::in(m, r)) return rooms_ack(m, a.room);  // there already: nobody is told again
   if (r == nullptr && limits_.per_ip != nullptr) {
@@ -103,7 +126,37 @@ app::ack_args chat::on_join(member& m, std::string_view arg, int64_t ack_id) {
   static const std::string login_head = sio::event_head("login");
   std::string storage;
   broadcast_to(m, {a.room}, login_head, "login", login_payload(m, storage));
+  // As the CONNECT answer: with a subscription per room (adapter.subscription: rooms), the ACK
+  // of a room new to this worker waits until Redis has confirmed its SUBSCRIBE, so nothing
+  // published elsewhere after the client sees the ACK can miss the socket.
+  if (ack_id >= 0 && bus_ != nullptr && bus_->room_pending(a.room)) {
+    rooms_ack(m, a.room);
+    join_acks_[a.room].push_back(waiting_ack{std::string(m.id()), ack_id, ack_buf_});
+    return std::nullopt;
+  }
   return rooms_ack(m, a.room);
+}
+
+void chat::release_join_acks(std::optional<std::string_view> room) {
+  if (join_acks_.empty()) return;
+  std::vector<waiting_ack> ready;
+  if (!room) {
+    for (auto& [name, waiting] : join_acks_) {
+      for (waiting_ack& w : waiting) ready.push_back(std::move(w));
+    }
+    join_acks_.clear();
+  } else {
+    auto it = join_acks_.find(*room);
+    if (it == join_acks_.end()) return;
+    ready = std::move(it->second);
+    join_acks_.erase(it);
+  }
+  // By id: a socket that went meanwhile is simply not found.
+  for (const waiting_ack& w : ready) {
+    if (member* to = find(w.sid)) {
+      to->send(make_text_frame({sio::encode(sio::packet_type::ack, to->nsp(), w.args_json, w.ack_id)}));
+    }
+  }
 }
 
 app::ack_args chat::on_leave(member& m, std::string_view arg, int64_t ack_id) {

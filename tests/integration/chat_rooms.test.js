@@ -11,6 +11,7 @@ const assert = require('node:assert/strict');
 const { scope, collect, settle, isReference } = require('./lib/harness');
 const { startFleet, serverClients, peerClients } = require('./lib/fleet');
 const { userIdOf } = require('./lib/fleet_checks');
+const { startPeer } = require('./lib/node_peer');
 
 const SKIP = isReference && 'join/leave/who and the stamp are chatd\'s; the reference seed has none';
 const TIMEOUT = { timeout: 60_000, skip: SKIP };
@@ -20,7 +21,7 @@ async function twoInstances(t) {
   const redis = await s.redis();
   const s1 = await s.server({ workers: 1, redisUrl: redis.url });
   const s2 = await s.server({ workers: 1, redisUrl: redis.url });
-  return { s, s1, s2 };
+  return { s, redis, s1, s2 };
 }
 
 // Clients by user id: { a: [server, channel], … } -> { a: socket, … }, connected in that order.
@@ -166,4 +167,59 @@ test('who lists a room\'s members on every node: two chatd instances and a Node 
   const mine = await far.timeout(5000).emitWithAck('who');
   assert.equal(mine.room, tag);
   assert.equal(mine.sockets.length, want.length);
+});
+
+test('a socket that left every room sends nowhere: not to the fleet (no rooms would mean every socket)', TIMEOUT, async (t) => {
+  const { s, s1, s2 } = await twoInstances(t);
+  const { a, b1, b2 } = await clients(s, { a: [s1, 'nr-home'], b1: [s1, 'nr-other'], b2: [s2, 'nr-other'] });
+  const chats = { b1: collect(b1, 'chat'), b2: collect(b2, 'chat') };
+  assert.deepEqual(await a.emitWithAck('leave', 'nr-home'), { room: 'nr-home', rooms: [] });
+  assert.deepEqual(await a.emitWithAck('message', { body: 'to nobody' }), { bus: false, error: 'in no room: join one first' });
+  a.emit('message', Buffer.from([1, 2, 3]));
+  await settle();
+  assert.deepEqual(chats.b1.items, [], 'not to another room on the same instance');
+  assert.deepEqual(chats.b2.items, [], 'not to another room on another instance');
+  assert.ok(a.connected);
+});
+
+test('a room shaped like a socket id cannot be joined: another socket\'s private messages stay its own', TIMEOUT, async (t) => {
+  // `who` shows socket ids, and io.to(id) is how a server writes to one socket: a client in a
+  // room of that name would get them (and, on the victim's worker, take them from it).
+  const { s, redis, s1, s2 } = await twoInstances(t);
+  const { a, v1, v2 } = await clients(s, { a: [s1, 'sid-a'], v1: [s1, 'sid-v'], v2: [s2, 'sid-v'] });
+  const peer = s.track(await startPeer({ redisUrl: redis.url }));
+  for (const victim of [v1, v2]) {
+    const answer = await a.emitWithAck('join', victim.id);
+    assert.match(answer.error, /shaped like a socket id/, `join ${victim.id}`);
+  }
+  assert.match((await a.emitWithAck('join', 'AbCdEfGhIjKlMnOpQr_-')).error, /shaped like a socket id/);
+  const got = { a: collect(a, 'private'), v1: collect(v1, 'private'), v2: collect(v2, 'private') };
+  for (const victim of [v1, v2]) await peer.call('emit', { rooms: [victim.id], event: 'private', args: [`for ${victim.id}`] });
+  await got.v1.waitCount(1, { label: 'v1, its own private message' });
+  await got.v2.waitCount(1, { label: 'v2, its own private message' });
+  await settle();
+  assert.deepEqual(got.a.items, [], 'nothing for the socket that tried');
+  // Other 20-character names with a character outside base64url are rooms like any other.
+  assert.deepEqual(await a.emitWithAck('join', 'general-discussion!!'), { room: 'general-discussion!!', rooms: ['sid-a', 'general-discussion!!'] });
+});
+
+test('with adapter.subscription rooms, a message from another instance right after the join ACK arrives', TIMEOUT, async (t) => {
+  // A subscription per room: a room new to this worker is subscribed at its first member, and
+  // the join ACK waits for Redis to confirm that SUBSCRIBE, as the CONNECT answer does. Without
+  // the wait this fails about every other run.
+  const s = scope(t);
+  const redis = await s.redis();
+  const config = { adapter: { subscription: 'rooms' } };
+  const s1 = await s.server({ workers: 1, redisUrl: redis.url, config });
+  const s2 = await s.server({ workers: 1, redisUrl: redis.url, config });
+  const sender = await s.client(s2.url, { channel: 'sub-new', userId: 'sub-s' });
+  for (let i = 0; i < 5; i++) {
+    const a = await s.client(s1.url, { channel: 'sub-home', userId: `sub-a${i}` });
+    const chats = collect(a, 'chat');
+    assert.deepEqual(await a.emitWithAck('join', 'sub-new'), { room: 'sub-new', rooms: ['sub-home', 'sub-new'] });
+    await sender.emitWithAck('message', { n: i });
+    await chats.waitFor((p) => p.n === i, { label: `a${i}: the message sent right after its join ACK` });
+    a.disconnect(); // the room goes from s1 again: the next join subscribes anew
+    await settle();
+  }
 });

@@ -354,6 +354,19 @@ TEST_CASE("chat: join adds a room, tells its others login, and acks the socket's
   CHECK(v.got.size() == 1);
 }
 
+TEST_CASE("chat: a room shaped like a socket id is refused: a socket's id is its private room") {
+  worker_stats stats;
+  chat c(stats, nullptr);
+  test_member a("a", "lobby"), v("AbCdEfGhIjKlMnOpQr_-", "lobby");
+  for (test_member* m : {&a, &v}) c.on_connect(*m);
+  auto join = [&](std::string_view arg) { return std::string(c.on_event(a, event("join", arg), 1).value_or("")); };
+  CHECK(join(R"("AbCdEfGhIjKlMnOpQr_-")").find("shaped like a socket id") != std::string::npos);
+  CHECK(c.room_registry().find("AbCdEfGhIjKlMnOpQr_-") == nullptr);
+  CHECK(stats.limit_bad_names_total.load() == 1);
+  // 20 characters, one outside base64url: an ordinary room.
+  CHECK(join(R"("general-discussion!!")") == R"([{"room":"general-discussion!!","rooms":["lobby","general-discussion!!"]}])");
+}
+
 namespace {
 
 // a and b in lobby, v in vip, x in other; a has joined vip too (b as well when asked); what they
@@ -388,6 +401,26 @@ TEST_CASE("chat: leave tells the room's remaining members logout; the handshake 
   c.on_event(a, event("join", R"("lobby")"), 3);
   c.on_event(a, "message", "2");
   CHECK(b.got.back() == R"(42["chat",2])");
+}
+
+TEST_CASE("chat: a socket that left every room sends nowhere, and its ACK says why") {
+  four_members f;
+  auto& [stats, c, a, b, v, x] = f;
+  c.on_event(a, event("leave", R"("lobby")"), 2);
+  c.on_event(a, event("leave", R"("vip")"), 3);
+  for (test_member* m : {&a, &b, &v, &x}) m->got.clear();
+  const std::string roomless = R"([{"bus":false,"error":"in no room: join one first"}])";
+  app::ack_args ack = c.on_event(a, "message", R"({"body":"to nobody"})");
+  REQUIRE(ack.has_value());
+  CHECK(*ack == roomless);
+  ack = c.on_binary_event(a, "message", R"({"_placeholder":true,"num":0})", {"x"});
+  REQUIRE(ack.has_value());
+  CHECK(*ack == roomless);
+  for (test_member* m : {&b, &v, &x}) CHECK(m->got.empty());
+  // It is still connected: joining a room gives it somewhere to talk again.
+  c.on_event(a, event("join", R"("vip")"), 4);
+  c.on_event(a, "message", "1");
+  CHECK(v.got.back() == R"(42["chat",1])");
 }
 
 TEST_CASE("chat: a message to several rooms reaches each other member once") {
@@ -430,7 +463,8 @@ TEST_CASE("chat: bad room names are refused with an error ack, or an error event
   CHECK(error_of("join", "") == usage);
   CHECK(error_of("join", "42") == usage);
   CHECK(error_of("join", R"({"name":"x"})") == usage);
-  CHECK(error_of("join", R"("a")") == R"([{"error":"a socket's own id is not a room to join"}])");
+  CHECK(error_of("join", R"("a")") ==
+        R"([{"error":"a room shaped like a socket id (20 letters, digits, '-' or '_') is that socket's own, not a room to join"}])");
   CHECK(error_of("leave", R"("vip")") == R"([{"error":"not in room vip"}])");
   CHECK(chat::rooms_of(a) == std::vector<std::string>{"a", "lobby"});
   CHECK(a.got.empty());
