@@ -88,7 +88,7 @@ struct config {
   uint32_t history_max_age_ms = 3600000;       // older ones are not served, and an idle room's
                                                // stream expires after this
   // recovery: Socket.IO connection state recovery on the chat namespace.
-  bool recovery_enabled = true;                // pid in the CONNECT reply, offsets on broadcasts
+  bool recovery_enabled = false;               // pid in the CONNECT reply, offsets on broadcasts
   uint32_t recovery_max_disconnection_ms = 120000;  // as maxDisconnectionDuration
   uint32_t recovery_max_entries = 100000;      // the namespace stream's MAXLEN ~: size it to
                                                // broadcasts per second x max_disconnection

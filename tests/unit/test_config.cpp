@@ -135,7 +135,7 @@ TEST_CASE("a default-constructed config has the documented defaults") {
   CHECK(c.history_enabled);
   CHECK(c.history_max_messages == 100);
   CHECK(c.history_max_age_ms == 3600000);
-  CHECK(c.recovery_enabled);
+  CHECK_FALSE(c.recovery_enabled);  // opt-in, as socket.io's connectionStateRecovery
   CHECK(c.recovery_max_disconnection_ms == 120000);
   CHECK(c.recovery_max_entries == 100000);
 }
