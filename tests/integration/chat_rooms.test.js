@@ -8,21 +8,13 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { scope, collect, settle, isReference } = require('./lib/harness');
+const { scope, collect, settle, isReference, twoInstances } = require('./lib/harness');
 const { startFleet, serverClients, peerClients } = require('./lib/fleet');
 const { userIdOf } = require('./lib/fleet_checks');
 const { startPeer } = require('./lib/node_peer');
 
 const SKIP = isReference && 'join/leave/who and the stamp are chatd\'s; the reference seed has none';
 const TIMEOUT = { timeout: 60_000, skip: SKIP };
-
-async function twoInstances(t) {
-  const s = scope(t);
-  const redis = await s.redis();
-  const s1 = await s.server({ workers: 1, redisUrl: redis.url });
-  const s2 = await s.server({ workers: 1, redisUrl: redis.url });
-  return { s, redis, s1, s2 };
-}
 
 // Clients by user id: { a: [server, channel], … } -> { a: socket, … }, connected in that order.
 async function clients(s, spec) {

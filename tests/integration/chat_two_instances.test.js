@@ -5,17 +5,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { scope, collect, settle, portAccepts } = require('./lib/harness');
+const { scope, collect, settle, portAccepts, twoInstances } = require('./lib/harness');
 
 const TIMEOUT = { timeout: 60_000 };
-
-async function twoInstances(t) {
-  const s = scope(t);
-  const redis = await s.redis();
-  const s1 = await s.server({ workers: 1, redisUrl: redis.url });
-  const s2 = await s.server({ workers: 1, redisUrl: redis.url });
-  return { s, redis, s1, s2 };
-}
 
 test('a login on one instance reaches the room on the other', TIMEOUT, async (t) => {
   const { s, s1, s2 } = await twoInstances(t);

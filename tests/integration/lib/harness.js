@@ -909,7 +909,17 @@ function scope(t) {
   return s;
 }
 
+// Two chatd instances (one worker each) on one fresh redis-server, in scope `s`'s test.
+async function twoInstances(t) {
+  const s = scope(t);
+  const redis = await s.redis();
+  const s1 = await s.server({ workers: 1, redisUrl: redis.url });
+  const s2 = await s.server({ workers: 1, redisUrl: redis.url });
+  return { s, redis, s1, s2 };
+}
+
 module.exports = {
+  twoInstances,
   unstamped,
   unstampText,
   SOURCE_DIR,
