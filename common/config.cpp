@@ -239,6 +239,7 @@ constexpr numeric_key k_numeric_keys[] = {
 
 // Keys whose value is text (or a list of text) and have their own check.
 constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redis.key",
+                                            "redis.mode", "redis.nodes",
                                             "engineio.allowed_origins", "engineio.echo_path",
                                             "log.level",
                                             "adapter.serve_requests", "adapter.socket_rooms",
@@ -635,6 +636,19 @@ class loader {
         return std::optional<std::string>();
       });
     }
+    if (path == "redis.nodes") {
+      cfg_.redis_nodes.clear();
+      return load_list(value, path, "redis:// URLs", [&](const std::string& item, size_t index) {
+        auto parsed = parse_redis_url(item);
+        if (!parsed) return std::optional<std::string>(fmt::format("redis.nodes[{}]: {}", index, parsed.error()));
+        if (!parsed->unix_path.empty()) {
+          return std::optional<std::string>(fmt::format(
+              "redis.nodes[{}]: a cluster node is reached over TCP, not a Unix socket", index));
+        }
+        cfg_.redis_nodes.push_back(item);
+        return std::optional<std::string>();
+      });
+    }
     if (path == "auth.algorithms") {
       cfg_.auth.policy.algorithms.clear();
       return load_list(value, path, "algorithms", [&](const std::string& item, size_t index) {
@@ -671,6 +685,8 @@ class loader {
     } else if (path == "redis.url") {
       reason = check_redis_url(text);
       cfg_.redis_url = text;
+    } else if (path == "redis.mode") {
+      reason = check_choice(path, text, "cluster", "standalone", cfg_.redis_cluster);
     } else if (path == "redis.key") {
       reason = check_redis_key(text);
       cfg_.redis_key = text;
@@ -818,6 +834,26 @@ expected<config, config_error> validate_config(config c, const std::string& sour
     auto endpoint = parse_redis_url(c.redis_url);
     if (!endpoint) return fail(fmt::format("redis.url: {}", endpoint.error()));
     c.redis = std::move(*endpoint);
+    c.redis_seeds.clear();
+    if (c.redis_cluster) {
+      if (c.redis_nodes.empty()) {
+        if (!c.redis.unix_path.empty()) {
+          return fail("redis.mode: cluster needs TCP seed nodes (redis.nodes), redis.url is a Unix socket");
+        }
+        c.redis_seeds.push_back(c.redis);
+      }
+      for (size_t i = 0; i < c.redis_nodes.size(); ++i) {
+        auto seed = parse_redis_url(c.redis_nodes[i]);
+        if (!seed) return fail(fmt::format("redis.nodes[{}]: {}", i, seed.error()));
+        c.redis_seeds.push_back(std::move(*seed));
+      }
+      // The recorded broadcast is one Lua script over the namespace's stream, the room's history
+      // and the PUBLISH: keys in different slots, which a cluster refuses (CROSSSLOT).
+      if (c.recovery_enabled) {
+        return fail("recovery.enabled: connection state recovery needs redis.mode: standalone "
+                    "(its script spans keys in different cluster slots)");
+      }
+    }
     return c;
   } catch (const std::exception& e) {
     return unexpected{config_error{source, 0, fmt::format("cannot validate: {}", e.what())}};

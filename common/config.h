@@ -53,6 +53,13 @@ struct config {
   std::string redis_key = "socket.io";         // channel prefix, as the adapter's `key` option
   uint32_t redis_connect_timeout_ms = 2000;
   uint32_t redis_reconnect_max_ms = 5000;      // backoff ceiling between reconnect attempts
+  // redis.mode: standalone (one Redis, classic adapter format, the default) or cluster (Redis
+  // Cluster, sharded pub/sub: SSUBSCRIBE/SPUBLISH in @socket.io/redis-adapter's sharded format).
+  bool redis_cluster = false;
+  // redis.nodes: the cluster's seed nodes as redis:// URLs (cluster mode only); empty means
+  // redis.url alone. Parsed into redis_seeds.
+  std::vector<std::string> redis_nodes;
+  std::vector<redis_endpoint> redis_seeds;     // cluster mode: never empty after validation
   // engineio:
   uint32_t ping_interval_ms = 25000;
   uint32_t ping_timeout_ms = 20000;

@@ -976,3 +976,31 @@ TEST_CASE("auth: off, the key files are not read") {
   CHECK_FALSE(c.auth.enabled);
   CHECK(c.auth.keys.secret.empty());
 }
+
+TEST_CASE("redis.mode cluster: seed nodes load, redis.url is the seed when none are given") {
+  CHECK_FALSE(config{}.redis_cluster);
+  config c = load_ok("redis:\n  mode: cluster\n  nodes:\n    - redis://10.0.0.1:7000\n"
+                     "    - redis://:pw@10.0.0.2:7001\n");
+  CHECK(c.redis_cluster);
+  REQUIRE(c.redis_seeds.size() == 2);
+  CHECK(c.redis_seeds[0].host == "10.0.0.1");
+  CHECK(c.redis_seeds[0].port == 7000);
+  CHECK(c.redis_seeds[1].password == "pw");
+  config one = load_ok("redis:\n  mode: cluster\n  url: redis://127.0.0.1:7005\n");
+  REQUIRE(one.redis_seeds.size() == 1);
+  CHECK(one.redis_seeds[0].port == 7005);
+  CHECK(load_ok("redis:\n  mode: standalone\n").redis_seeds.empty());
+}
+
+TEST_CASE("redis.mode cluster: bad values are refused with the line and the reason") {
+  config_error e = load_error("redis:\n  mode: sharded\n");
+  CHECK(e.line == 2);
+  CHECK(e.reason == "redis.mode: expected cluster or standalone, got 'sharded'");
+  e = load_error("redis:\n  mode: cluster\n  nodes:\n    - http://x:1\n");
+  CHECK(e.line == 4);
+  CHECK(e.reason.find("redis.nodes[0]") == 0);
+  e = load_error("redis:\n  mode: cluster\n  nodes:\n    - unix:///tmp/r.sock\n");
+  CHECK(e.reason.find("not a Unix socket") != std::string::npos);
+  e = load_error("redis:\n  mode: cluster\nrecovery:\n  enabled: true\n");
+  CHECK(e.reason.find("recovery.enabled: connection state recovery needs redis.mode: standalone") == 0);
+}
