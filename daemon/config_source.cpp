@@ -55,12 +55,24 @@ expected<config, config_error> load_effective_config(const cli_options& cli) {
   return valid;
 }
 
+namespace {
+
+// Where Redis is, passwords masked: one URL, or the cluster's seed nodes.
+std::string describe_redis(const config& c) {
+  if (!c.redis_cluster) return c.redis.describe();
+  std::string out = "cluster (seeds";
+  for (const redis_endpoint& e : c.redis_seeds) out += " " + e.describe();
+  return out + ")";
+}
+
+}  // namespace
+
 std::string describe_config(const config& c) {
   bool v6 = c.listen_address.find(':') != std::string::npos;
   return fmt::format("listen {}{}{}:{}, {} worker{}{}, redis {}, shutdown_timeout {} ms, log {}",
                      v6 ? "[" : "", c.listen_address, v6 ? "]" : "", c.listen_port,
                      c.worker_count(), c.worker_count() == 1 ? "" : "s",
-                     c.workers == 0 ? " (one per CPU)" : "", c.redis.describe(),
+                     c.workers == 0 ? " (one per CPU)" : "", describe_redis(c),
                      c.shutdown_timeout_ms, log::level_name(c.log_level));
 }
 

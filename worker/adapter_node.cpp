@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "common/socketio.h"
 #include "common/ws_codec.h"
-#include "worker/bus.h"
+#include "worker/adapter_wire.h"
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/member.h"
@@ -84,17 +84,18 @@ std::string server_side_emit_ack(std::string_view data) {
                      event && !event->empty() ? *event : "null", rest, getpid());
 }
 
+// An answer to r, its requestId filled in.
+wire::bus_response answer_to(const wire::bus_request& r) {
+  wire::bus_response a;
+  a.request_id = r.request_id.value_or("");
+  return a;
+}
+
 }  // namespace
 
-adapter_node::adapter_node(uv_loop_t* loop, const config& cfg, bus& b, chat& local,
+adapter_node::adapter_node(uv_loop_t* loop, const config& cfg, adapter_wire& w, chat& local,
                            worker_stats& stats)
-    : loop_(loop),
-      cfg_(cfg),
-      bus_(b),
-      local_(local),
-      stats_(stats),
-      request_channel_(wire::request_channel(cfg.redis_key, "/")),
-      sweep_(loop, this) {}
+    : loop_(loop), cfg_(cfg), wire_(w), local_(local), stats_(stats), sweep_(loop, this) {}
 
 adapter_node::~adapter_node() {
   *alive_ = false;
@@ -109,8 +110,8 @@ void adapter_node::start() {
   };
   local_.leave_sink = [this](member& m) { on_leave(m); };
   if (!cfg_.adapter_serve_requests) return;
-  bus_.serve_requests([this](std::string_view, std::string_view payload) { on_request(payload); },
-                      [this](std::string_view, std::string_view payload) { on_response(payload); });
+  wire_.serve([this](const expected<wire::bus_request>& r) { on_request(r); },
+              [this](const expected<wire::bus_response>& r) { on_response(r); });
 }
 
 void adapter_node::bad_message(std::string_view what, std::string_view why) {
@@ -122,10 +123,9 @@ void adapter_node::bad_message(std::string_view what, std::string_view why) {
 
 // --- answering ---------------------------------------------------------------------------------
 
-void adapter_node::on_request(std::string_view payload) {
-  expected<wire::bus_request> r = wire::decode_request(payload);
+void adapter_node::on_request(const expected<wire::bus_request>& r) {
   if (!r) return bad_message("request", r.error());
-  const bool own = r->uid && *r->uid == bus_.uid();
+  const bool own = r->uid && *r->uid == wire_.uid();
   const bool applies_to_sender = r->type == wire::request_type::remote_join ||
                                  r->type == wire::request_type::remote_leave ||
                                  r->type == wire::request_type::remote_disconnect;
@@ -139,20 +139,8 @@ void adapter_node::on_request(std::string_view payload) {
   handle(*r);
 }
 
-void adapter_node::respond(const wire::bus_request& r, const expected<std::string>& bytes) {
-  respond_to(r.uid.value_or(""), bytes);
-}
-
-void adapter_node::respond_to(std::string_view requester_uid, const expected<std::string>& bytes) {
-  if (!bytes) {
-    log::warn("adapter: could not encode an answer: {}", bytes.error());
-    return;
-  }
-  const std::string channel =
-      cfg_.adapter_specific_response_channel && !requester_uid.empty()
-          ? wire::specific_response_channel(cfg_.redis_key, "/", requester_uid)
-          : wire::response_channel(cfg_.redis_key, "/");
-  bus_.publish_raw(channel, *bytes);
+void adapter_node::respond(const wire::bus_request& r, const wire::bus_response& answer) {
+  wire_.respond(r.uid.value_or(""), r.type, answer);
 }
 
 wire::remote_socket adapter_node::describe(const member& m) {
@@ -176,12 +164,16 @@ void adapter_node::handle(const wire::bus_request& r) {
   using t = wire::request_type;
   switch (r.type) {
     case t::sockets: {
-      std::vector<std::string> ids;
-      for (member* m : local_.select(r.rooms, {})) ids.emplace_back(m->id());
-      return respond(r, wire::encode_sockets_response(r.request_id.value_or(""), ids));
+      wire::bus_response a = answer_to(r);
+      a.socket_ids.emplace();
+      for (member* m : local_.select(r.rooms, {})) a.socket_ids->emplace_back(m->id());
+      return respond(r, a);
     }
-    case t::all_rooms:
-      return respond(r, wire::encode_all_rooms_response(r.request_id.value_or(""), local_.all_rooms()));
+    case t::all_rooms: {
+      wire::bus_response a = answer_to(r);
+      a.rooms = local_.all_rooms();
+      return respond(r, a);
+    }
     case t::remote_join:
     case t::remote_leave: {
       const bool join = r.type == t::remote_join;
@@ -190,7 +182,7 @@ void adapter_node::handle(const wire::bus_request& r) {
         member* m = local_.find(r.sid);
         if (m == nullptr) return;
         join ? local_.join(*m, r.room) : local_.leave(*m, r.room);
-        return respond(r, wire::encode_done_response(r.request_id.value_or("")));
+        return respond(r, answer_to(r));
       }
       // Selected first, changed after: joining or leaving while a room is walked would stop the
       // worker (rooms.h).
@@ -204,16 +196,17 @@ void adapter_node::handle(const wire::bus_request& r) {
         member* m = local_.find(r.sid);
         if (m == nullptr) return;
         m->disconnect(r.close);
-        return respond(r, wire::encode_done_response(r.request_id.value_or("")));
+        return respond(r, answer_to(r));
       }
       for (member* m : local_.select(r.opts->rooms, r.opts->except)) m->disconnect(r.close);
       return;
     }
     case t::remote_fetch: {
       const wire::room_selector& sel = selector_of(r);
-      std::vector<wire::remote_socket> out;
-      for (member* m : local_.select(sel.rooms, sel.except)) out.push_back(describe(*m));
-      return respond(r, wire::encode_fetch_response(r.request_id.value_or(""), out));
+      wire::bus_response a = answer_to(r);
+      a.sockets.emplace();
+      for (member* m : local_.select(sel.rooms, sel.except)) a.sockets->push_back(describe(*m));
+      return respond(r, a);
     }
     case t::server_side_emit: {
       stats_.adapter_server_side_emit_total.fetch_add(1, std::memory_order_relaxed);
@@ -221,8 +214,10 @@ void adapter_node::handle(const wire::bus_request& r) {
       if (!r.request_id) return;
       // The handler's answer (what serverSideEmitWithAck resolves with, one per node): the
       // event it took and the worker process that logged it.
-      return respond_to("", wire::encode_server_side_emit_ack(*r.request_id,
-                                                              server_side_emit_ack(r.data.json)));
+      wire::bus_response a = answer_to(r);
+      a.type = t::server_side_emit;
+      a.data.json = server_side_emit_ack(r.data.json);
+      return respond(r, a);
     }
     case t::broadcast:
       return broadcast_with_ack(r);
@@ -239,7 +234,10 @@ void adapter_node::broadcast_with_ack(const wire::bus_request& r) {
   const int64_t id = next_ack_id_++;
   const size_t n = local_.send_to(to, frames_with_ack(packet, id));
   const std::string requester = r.uid.value_or("");
-  respond_to(requester, wire::encode_broadcast_client_count(*r.request_id, n));
+  wire::bus_response count = answer_to(r);
+  count.type = wire::request_type::broadcast_client_count;
+  count.client_count = n;
+  respond(r, count);
   if (to.empty()) return;
   pending_ack& a = acks_[id];
   a.request_id = *r.request_id;
@@ -256,10 +254,12 @@ void adapter_node::on_client_ack(member& m, int64_t ack_id, std::string_view arg
   auto it = acks_.find(ack_id);
   if (it == acks_.end() || it->second.waiting.erase(&m) == 0) return;  // not asked, or twice
   std::optional<std::string_view> first = sio::first_element(args_json);
-  wire::json_value arg;
-  arg.json.assign(first ? *first : std::string_view());
-  arg.attachments = std::move(attachments);
-  respond_to(it->second.requester_uid, wire::encode_broadcast_ack(it->second.request_id, arg));
+  wire::bus_response a;
+  a.request_id = it->second.request_id;
+  a.type = wire::request_type::broadcast_ack;
+  a.packet.json.assign(first ? *first : std::string_view());
+  a.packet.attachments = std::move(attachments);
+  wire_.respond(it->second.requester_uid, wire::request_type::broadcast, a);
   if (it->second.waiting.empty()) acks_.erase(it);
 }
 
@@ -278,17 +278,17 @@ std::string adapter_node::new_request_id() {
   // Unique across the fleet: this worker's uid, a counter, and randomness against a restarted
   // worker that drew the same uid.
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{}-{}-{:x}", bus_.uid(), ++request_counter_, rng() & 0xffffff);
+  return fmt::format("{}-{}-{:x}", wire_.uid(), ++request_counter_, rng() & 0xffffff);
 }
 
 void adapter_node::fetch_sockets(wire::room_selector sel, std::function<void(fetch_result)> done) {
   fetch_result local;
   for (member* m : local_.select(sel.rooms, sel.except)) {
     local.sockets.push_back(describe(*m));
-    local.node_of.push_back(bus_.uid());
+    local.node_of.push_back(wire_.uid());
   }
   const uint64_t started = uv_now(loop_);
-  bus_.numsub(request_channel_, [this, alive = std::weak_ptr<bool>(alive_), sel = std::move(sel),
+  wire_.count_nodes([this, alive = std::weak_ptr<bool>(alive_), sel = std::move(sel),
                                  local = std::move(local), started,
                                  done = std::move(done)](std::optional<long long> n) mutable {
     if (alive.expired() || !*alive.lock()) return;
@@ -299,17 +299,16 @@ void adapter_node::fetch_sockets(wire::room_selector sel, std::function<void(fet
     }
     wire::bus_request r;
     r.type = wire::request_type::remote_fetch;
-    r.uid = bus_.uid();
+    r.uid = wire_.uid();
     r.request_id = new_request_id();
     r.opts = std::move(sel);
-    expected<std::string> bytes = wire::encode_request(r);
-    if (!bytes || !bus_.publish_raw(request_channel_, *bytes)) {
-      log::warn("adapter: could not send a fetch request: {}", bytes ? "Redis unavailable" : bytes.error());
+    if (!wire_.request(r)) {
+      log::warn("adapter: could not send a fetch request (Redis unavailable)");
       local.elapsed_ms = uv_now(loop_) - started;
       local.timed_out = true;
       return done(std::move(local));
     }
-    bus_.flush();
+    wire_.flush();
     stats_.adapter_requests_sent_total.fetch_add(1, std::memory_order_relaxed);
     pending_request& p = requests_[*r.request_id];
     p.result = std::move(local);
@@ -322,8 +321,7 @@ void adapter_node::fetch_sockets(wire::room_selector sel, std::function<void(fet
   });
 }
 
-void adapter_node::on_response(std::string_view payload) {
-  expected<wire::bus_response> r = wire::decode_response(payload);
+void adapter_node::on_response(const expected<wire::bus_response>& r) {
   if (!r) return bad_message("response", r.error());
   auto it = requests_.find(r->request_id);
   if (it == requests_.end()) return;  // another node's request, or one that timed out
@@ -331,8 +329,8 @@ void adapter_node::on_response(std::string_view payload) {
   ++p.result.answered;
   if (r->sockets) {
     const std::string node = fmt::format("answer-{}", p.result.answered);
-    for (wire::remote_socket& s : *r->sockets) {
-      p.result.sockets.push_back(std::move(s));
+    for (const wire::remote_socket& s : *r->sockets) {
+      p.result.sockets.push_back(s);
       p.result.node_of.push_back(node);
     }
   }

@@ -6,7 +6,8 @@
 // there and answers at once, from its local sockets (chat's select/join/leave). And chatd asks
 // the same questions for its own features (fetch_sockets: GET /presence).
 //
-// Wire formats are common/bus_request.h's (sans-IO); this file only decides what to answer.
+// The dialect (classic channels or the sharded adapter's, worker/adapter_wire.h) decodes, encodes
+// and routes; this file only decides what to answer.
 // Rules the adapter keeps, kept here too:
 //   - a node never answers its own requests (uid = this worker's, random per process), except
 //     REMOTE_JOIN/LEAVE/DISCONNECT, which the sender applies to itself on receipt;
@@ -37,13 +38,13 @@
 
 namespace chatd {
 
-class bus;
+class adapter_wire;
 class chat;
 class member;
 
 class adapter_node {
  public:
-  adapter_node(uv_loop_t* loop, const config& cfg, bus& b, chat& local, worker_stats& stats);
+  adapter_node(uv_loop_t* loop, const config& cfg, adapter_wire& w, chat& local, worker_stats& stats);
   ~adapter_node();
   adapter_node(const adapter_node&) = delete;
   adapter_node& operator=(const adapter_node&) = delete;
@@ -52,9 +53,9 @@ class adapter_node {
   // acks and leaves.
   void start();
 
-  // One message from the request channel / a response channel.
-  void on_request(std::string_view payload);
-  void on_response(std::string_view payload);
+  // One message from the request channel / a response channel, decoded by the dialect.
+  void on_request(const expected<wire::bus_request>& r);
+  void on_response(const expected<wire::bus_response>& r);
 
   // What a REMOTE_FETCH answer says of a local socket.
   static wire::remote_socket describe(const member& m);
@@ -94,8 +95,7 @@ class adapter_node {
   void on_client_ack(member& m, int64_t ack_id, std::string_view args_json,
                      std::vector<std::string> attachments);
   void on_leave(member& m);
-  void respond(const wire::bus_request& r, const expected<std::string>& bytes);
-  void respond_to(std::string_view requester_uid, const expected<std::string>& bytes);
+  void respond(const wire::bus_request& r, const wire::bus_response& answer);
   void bad_message(std::string_view what, std::string_view why);
   void finish(const std::string& request_id, bool timed_out);
   void arm_sweep();
@@ -104,10 +104,9 @@ class adapter_node {
 
   uv_loop_t* loop_;
   const config& cfg_;
-  bus& bus_;
+  adapter_wire& wire_;
   chat& local_;
   worker_stats& stats_;
-  std::string request_channel_;
   owned_timer sweep_;
   bool sweeping_ = false;
   std::unordered_map<std::string, pending_request, string_hash, std::equal_to<>> requests_;

@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/stats.h"
 #include "worker/bus_liveness.h"
+#include "worker/bus_port.h"
 #include "worker/bus_publisher.h"
 #include "worker/bus_subscriber.h"
 
@@ -25,7 +26,7 @@
 
 namespace chatd {
 
-class bus {
+class bus final : public bus_port {
  public:
   struct callbacks {
     // A broadcast from another node for this namespace, already filtered: not our uid (unless
@@ -48,32 +49,32 @@ class bus {
   using raw_handler = bus_subscriber::raw_handler;
 
   bus(uv_loop_t* loop, const config& cfg, std::string uid, worker_stats* stats, callbacks cb);
-  ~bus();
+  ~bus() override;
   bus(const bus&) = delete;
   bus& operator=(const bus&) = delete;
 
-  void start();
+  void start() override;
   // Stops reconnecting and drops both links; nothing is delivered after it, not even messages
   // already read. Safe from inside any callback of the bus.
-  void stop();
+  void stop() override;
 
-  const std::string& uid() const { return uid_; }
-  bool up() const { return live_.up(); }
+  const std::string& uid() const override { return uid_; }
+  bool up() const override { return live_.up(); }
 
   // Reference-counted per room: SUBSCRIBE on the first call for a room, UNSUBSCRIBE when the
   // matching unsubscribe_room calls bring it back to zero.
-  void subscribe_room(std::string_view room) { sub_.subscribe_room(room); }
-  void unsubscribe_room(std::string_view room) { sub_.unsubscribe_room(room); }
+  void subscribe_room(std::string_view room) override { sub_.subscribe_room(room); }
+  void unsubscribe_room(std::string_view room) override { sub_.unsubscribe_room(room); }
   // True while the bus is up and the room's SUBSCRIBE has been sent but not yet confirmed: a
   // broadcast published elsewhere now might not reach this worker.
-  bool room_pending(std::string_view room) const { return up() && !sub_.confirmed(room); }
+  bool room_pending(std::string_view room) const override { return up() && !sub_.confirmed(room); }
 
   // Publishes b (its uid is set to ours) on the room channel when it names exactly one room, else
   // on the base channel. Returns false when it was dropped (Redis down or encode error).
-  bool publish(wire::broadcast b) { return pub_.publish(std::move(b)); }
+  bool publish(wire::broadcast b) override { return pub_.publish(std::move(b)); }
   // Sends the publishes issued so far now (one write), ahead of the local fan-out's writes, so
   // other workers start delivering while this one still writes to its own connections.
-  void flush() { pub_.flush(); }
+  void flush() override { pub_.flush(); }
 
   // ---- connection state recovery (worker/stream_publisher.h, worker/recovery.h)
 

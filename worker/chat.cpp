@@ -12,7 +12,7 @@
 #include "common/name_check.h"
 #include "common/socketio.h"
 #include "common/url_query.h"
-#include "worker/bus.h"
+#include "worker/bus_port.h"
 #include "worker/chat_stamp.h"
 
 #include <fmt/format.h>
@@ -25,7 +25,7 @@
 
 namespace chatd {
 
-chat::chat(worker_stats& stats, bus* b, bool socket_rooms, user_id_rule mismatched_user_id)
+chat::chat(worker_stats& stats, bus_port* b, bool socket_rooms, user_id_rule mismatched_user_id)
     : stats_(stats),
       bus_(b),
       socket_rooms_(socket_rooms && b != nullptr),

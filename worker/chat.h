@@ -32,7 +32,7 @@
 
 namespace chatd {
 
-class bus;
+class bus_port;
 class history_store;
 class recovery;
 class stream_publisher;
@@ -45,7 +45,7 @@ class chat final : public app {
  public:
   // `socket_rooms`: each socket's own room (io.to(socket.id) from another node) gets its Redis
   // subscription too.
-  chat(worker_stats& stats, bus* b, bool socket_rooms = false,
+  chat(worker_stats& stats, bus_port* b, bool socket_rooms = false,
        user_id_rule mismatched_user_id = user_id_rule::refuse);
 
   // Socket.IO CONNECT accepted: registers the socket, joins its room, then answers the CONNECT
@@ -189,7 +189,7 @@ class chat final : public app {
   ack_args request_history(member& m, std::string_view arg_json, int64_t ack_id);
 
   worker_stats& stats_;
-  bus* bus_;
+  bus_port* bus_;
   history_store* history_ = nullptr;
   recovery* recovery_ = nullptr;
   stream_publisher* stream_pub_ = nullptr;

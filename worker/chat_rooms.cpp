@@ -15,7 +15,7 @@
 #include "common/json_text.h"
 #include "common/name_check.h"
 #include "common/socketio.h"
-#include "worker/bus.h"
+#include "worker/bus_port.h"
 
 #include <simdjson.h>
 

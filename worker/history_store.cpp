@@ -12,8 +12,8 @@
 
 namespace chatd {
 
-history_store::history_store(redis_link& link, settings s)
-    : link_(link),
+history_store::history_store(redis_commander send, settings s)
+    : send_(std::move(send)),
       s_(std::move(s)),
       max_messages_(std::to_string(s_.max_messages)),
       max_age_(std::to_string(s_.max_age_ms)) {}
@@ -28,9 +28,9 @@ std::string history_store::error_args(std::string_view why) {
 void history_store::append(std::string_view nsp, std::string_view room, std::string_view payload) {
   if (!enabled()) return;
   const std::string key = recovery_wire::history_stream_key(s_.key, nsp, room);
-  redis_command(link_, {"XADD", key, "MAXLEN", "~", max_messages_, "*", "data", payload},
-                [](const redisReply*) {});
-  redis_command(link_, {"PEXPIRE", key, max_age_}, [](const redisReply*) {});
+  send_(key, {"XADD", key, "MAXLEN", "~", max_messages_, "*", "data", payload},
+        [](const redisReply*) {});
+  send_(key, {"PEXPIRE", key, max_age_}, [](const redisReply*) {});
 }
 
 void history_store::query(member& m, std::string_view room, uint32_t limit, int64_t ack_id) {
@@ -39,8 +39,8 @@ void history_store::query(member& m, std::string_view room, uint32_t limit, int6
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
   const uint64_t oldest = static_cast<uint64_t>(now) > s_.max_age_ms ? static_cast<uint64_t>(now) - s_.max_age_ms : 0;
-  redis_command(link_, {"XREVRANGE", recovery_wire::history_stream_key(s_.key, m.nsp(), room), "+",
-                        std::to_string(oldest) + "-0", "COUNT", std::to_string(limit)},
+  const std::string key = recovery_wire::history_stream_key(s_.key, m.nsp(), room);
+  send_(key, {"XREVRANGE", key, "+", std::to_string(oldest) + "-0", "COUNT", std::to_string(limit)},
                 [this, token, ack_id](const redisReply* r) {
                   auto it = waiting_.find(token);
                   if (it == waiting_.end()) return;

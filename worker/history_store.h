@@ -12,7 +12,7 @@
 
 #include "common/history_request.h"
 #include "worker/member.h"
-#include "worker/redis_uv.h"
+#include "worker/redis_command.h"
 
 #include <cstdint>
 #include <string>
@@ -28,8 +28,9 @@ class history_store {
     uint32_t max_messages = 100;  // 0: history off
     uint32_t max_age_ms = 3600000;
   };
-  // `link` (the bus' publisher) must outlive this object.
-  history_store(redis_link& link, settings s);
+  // `send` reaches the room streams: the bus' publisher link, or the cluster's nodes; what it
+  // refers to must outlive this object.
+  history_store(redis_commander send, settings s);
   history_store(const history_store&) = delete;
   history_store& operator=(const history_store&) = delete;
 
@@ -46,7 +47,7 @@ class history_store {
   static std::string error_args(std::string_view why);
 
  private:
-  redis_link& link_;
+  redis_commander send_;
   settings s_;
   std::string max_messages_;
   std::string max_age_;

@@ -35,4 +35,9 @@ void redis_command(redis_link& link, std::initializer_list<std::string_view> arg
   (void)pending.release();  // on_reply owns it now
 }
 
+redis_commander commander_of(redis_link& link) {
+  return [&link](std::string_view, std::initializer_list<std::string_view> args,
+                 redis_reply_handler done) { redis_command(link, args, std::move(done)); };
+}
+
 }  // namespace chatd

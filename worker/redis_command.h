@@ -22,4 +22,13 @@ using redis_reply_handler = std::function<void(const redisReply* reply)>;
 void redis_command(redis_link& link, std::initializer_list<std::string_view> args,
                    redis_reply_handler done);
 
+// Where a command about one key goes: a single Redis link (redis.mode standalone), or the cluster
+// node that owns the key's slot (cluster mode, worker/shard_pubsub.h). Same contract as
+// redis_command: `done` runs exactly once.
+using redis_commander = std::function<void(std::string_view key,
+                                           std::initializer_list<std::string_view> args,
+                                           redis_reply_handler done)>;
+// Every command on `link`, which must outlive the result.
+redis_commander commander_of(redis_link& link);
+
 }  // namespace chatd

@@ -55,18 +55,30 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
 
   // 6 characters like the adapter's uid2(6), taken past the sid's slot-bearing first bytes.
   std::string uid = eio::make_sid(slot_).substr(sid_random_offset, 6);
-  bus::callbacks cb;
-  cb.on_broadcast = [this](const wire::broadcast& b) { chat_->on_bus(b); };
-  cb.on_state = [this](bool up) {
+  auto on_broadcast = [this](const wire::broadcast& b) { chat_->on_bus(b); };
+  auto on_state = [this](bool up) {
     stats_.bus_up.store(up ? 1 : 0, std::memory_order_relaxed);
     if (!up) chat_->release_pending();  // nothing to wait for while Redis is away
   };
-  cb.on_room_ready = [this](std::string_view room) { chat_->on_room_ready(room); };
-  cb.is_local_socket = [this](std::string_view room) { return chat_->find(room) != nullptr; };
-  bus_ = std::make_unique<bus>(loop_, cfg_, uid, &stats_, std::move(cb));
-  // With the pattern subscription a socket's own room needs no SUBSCRIBE (is_local_socket).
-  chat_ = std::make_unique<chat>(stats_, bus_.get(),
-                                 cfg_.adapter_socket_rooms && !cfg_.adapter_pattern_subscription,
+  auto on_room_ready = [this](std::string_view room) { chat_->on_room_ready(room); };
+  redis_commander commands;
+  {
+    bus::callbacks cb;
+    cb.on_broadcast = on_broadcast;
+    cb.on_state = on_state;
+    cb.on_room_ready = on_room_ready;
+    cb.is_local_socket = [this](std::string_view room) { return chat_->find(room) != nullptr; };
+    bus_ = std::make_unique<bus>(loop_, cfg_, uid, &stats_, std::move(cb));
+    classic_wire_ = std::make_unique<classic_adapter_wire>(cfg_, *bus_);
+    port_ = bus_.get();
+    wire_ = classic_wire_.get();
+    commands = commander_of(bus_->command_link());
+  }
+  // With the pattern subscription a socket's own room needs no SUBSCRIBE (is_local_socket); the
+  // sharded bus publishes to socket ids on the namespace channel.
+  const bool socket_rooms = cfg_.adapter_socket_rooms && !cfg_.redis_cluster &&
+                            !cfg_.adapter_pattern_subscription;
+  chat_ = std::make_unique<chat>(stats_, port_, socket_rooms,
                                  cfg_.auth.rewrite_user_id ? user_id_rule::rewrite
                                                            : user_id_rule::refuse);
   chat_->set_connect_limits(chat::connect_limits{cfg_.max_channel_length, cfg_.max_user_id_length,
@@ -74,12 +86,13 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   // History hook: on the bus' publisher link (README "History and connection state recovery").
   if (cfg_.history_enabled && cfg_.history_max_messages > 0) {
     history_ = std::make_unique<history_store>(
-        bus_->command_link(),
+        std::move(commands),
         history_store::settings{cfg_.redis_key, cfg_.history_max_messages, cfg_.history_max_age_ms});
     chat_->enable_history(history_.get());
   }
-  if (cfg_.recovery_enabled) enable_recovery(uid);
-  adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *bus_, *chat_, stats_);
+  // validate_config refuses recovery in cluster mode: its script spans slots.
+  if (cfg_.recovery_enabled && bus_) enable_recovery(uid);
+  adapter_ = std::make_unique<adapter_node>(loop_, cfg_, *wire_, *chat_, stats_);
   adapter_->start();
   // `who`: GET /presence's question and answer, asked from a socket.
   chat_->who_sink = [this](std::string room, chat::who_reply reply) {
@@ -98,7 +111,7 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   }
   session_ctx_.emplace(session_context{loop_, cfg_, slot_, stats_, timers_, ping_frame_,
                                        namespaces_, sessions_, &output_});
-  bus_->start();
+  port_->start();
 }
 
 server::~server() { sessions_.collect(); }
@@ -254,7 +267,7 @@ void server::on_prepare(uv_prepare_t* p) noexcept {
   // flush that failed must not wait for the next wake-up, which may be far away.
   srv->sweep_closing();
   // Redis first: the other workers' share of a broadcast then travels while this one writes.
-  if (srv->bus_) srv->bus_->flush();
+  if (srv->port_ != nullptr) srv->port_->flush();
   // A flush may answer a held GET and resume requests buffered behind it, which may queue more:
   // go round until nothing is left (bounded), as the loop would not wake up for it.
   for (int round = 0; round < 8 && !srv->dirty_.empty(); ++round) {
@@ -403,7 +416,7 @@ void server::maybe_finish() {
     conn_timers_.close();
     if (recovery_) recovery_->stop();
     if (stream_pub_) stream_pub_->stop();
-    bus_->stop();
+    port_->stop();
   }
 }
 

@@ -10,6 +10,7 @@
 #include "worker/adapter_node.h"
 #include "worker/namespace_table.h"
 #include "worker/bus.h"
+#include "worker/classic_adapter_wire.h"
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/handover.h"
@@ -60,7 +61,7 @@ class server {
   worker_stats& stats() { return stats_; }
   stats_segment* segment() { return segment_; }
   chat& gateway() { return *chat_; }
-  bus* redis_bus() { return bus_.get(); }
+  bus_port* redis_bus() { return port_; }
   adapter_node& adapter() { return *adapter_; }
   std::pair<char*, size_t> read_buffer() { return {read_buf_.data(), read_buf_.size() - k_read_padding}; }
   void mark_dirty(connection& c);
@@ -139,7 +140,12 @@ class server {
   ip_limits ip_limits_;
   std::vector<char> read_buf_;
   shared_bytes ping_frame_;
+  // redis.mode standalone: the classic bus and its adapter dialect; cluster: the sharded bus,
+  // which is both. port_ and wire_ point at whichever is in use.
   std::unique_ptr<bus> bus_;
+  std::unique_ptr<classic_adapter_wire> classic_wire_;
+  bus_port* port_ = nullptr;
+  adapter_wire* wire_ = nullptr;
   std::unique_ptr<chat> chat_;
   std::unique_ptr<history_store> history_;  // history.enabled: the chat app's `history`
   // recovery.enabled: the chat app's recorded broadcasts and session restores.
