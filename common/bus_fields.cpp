@@ -42,18 +42,19 @@ bool read_optional_string(const object* o, std::optional<std::string>& out, std:
   return read_string(o, *out, err, what);
 }
 
-bool read_id_list(const object* o, std::vector<std::string>& out, std::string& err,
-                  std::string_view what) {
-  if (!detail::read_room_list(o, out, err, what)) {
-    return false;
-  }
-  for (const auto& s : out) {
+bool check_ids_utf8(const std::vector<std::string>& ids, std::string& err, std::string_view what) {
+  for (const auto& s : ids) {
     if (!valid_utf8(s)) {
       err = std::string(what) + " holds ill-formed UTF-8";
       return false;
     }
   }
   return true;
+}
+
+bool read_id_list(const object* o, std::vector<std::string>& out, std::string& err,
+                  std::string_view what) {
+  return detail::read_room_list(o, out, err, what) && check_ids_utf8(out, err, what);
 }
 
 // An opaque value as JSON text; absent is "" (undefined). Buffers are kept only where the

@@ -31,6 +31,8 @@ bool read_string(const msgpack::object* o, std::string& out, std::string& err,
                  std::string_view what);
 bool read_optional_string(const msgpack::object* o, std::optional<std::string>& out,
                           std::string& err, std::string_view what);
+// False with `err` when one of `ids` is ill-formed UTF-8.
+bool check_ids_utf8(const std::vector<std::string>& ids, std::string& err, std::string_view what);
 // A room list (numbers are rooms too), checked UTF-8; absent is empty.
 bool read_id_list(const msgpack::object* o, std::vector<std::string>& out, std::string& err,
                   std::string_view what);

@@ -51,14 +51,15 @@ bool read_request_id(const object& data, message& m, bool required, std::string&
   return true;
 }
 
-// data.opts {rooms, except, flags}, which decodeOptions reads with `new Set(...)`.
+// data.opts {rooms, except, flags}, which decodeOptions reads with `new Set(...)`. Of the flags
+// only FETCH_SOCKETS' timeout means anything to a receiver (none waits on a join or a leave).
 bool read_opts(const object& data, message& m, std::string& err) {
   const object* opts = field(data, "opts");
   if (!detail::read_selector(opts, m.opts, err)) {
     err = "data." + err;
     return false;
   }
-  return detail::read_timeout(*opts, m.timeout_ms, err);
+  return m.type != message_type::fetch_sockets || detail::read_timeout(*opts, m.timeout_ms, err);
 }
 
 bool read_broadcast(const object& uid, const object& data, message& m, std::string& err) {
@@ -71,6 +72,12 @@ bool read_broadcast(const object& uid, const object& data, message& m, std::stri
     return false;
   }
   m.packet = std::move(*b);
+  // A broadcast's rooms are matched like any other room name (the classic decoder leaves that
+  // to its receiver).
+  if (!detail::check_ids_utf8(m.packet.rooms, err, "data.opts.rooms") ||
+      !detail::check_ids_utf8(m.packet.except, err, "data.opts.except")) {
+    return false;
+  }
   if (absent(field(*packet, "nsp"))) {
     m.packet.nsp = m.nsp;
   }

@@ -242,6 +242,39 @@ TEST_CASE("a message chatd builds encodes as Node would build it") {
   CHECK(*encode(ack) == R"({"type":12,"data":{"requestId":"r1","packet":[1.5e+300,null]},"uid":"c0ffee","nsp":"/"})");
 }
 
+TEST_CASE("a fetchSockets answer chatd builds leaves undefined members out, in JSON and msgpack") {
+  message m;
+  m.uid = std::string(k_uid_b);
+  m.type = message_type::fetch_sockets_response;
+  m.request_id.emplace(k_uid_a);
+  remote_socket s;
+  s.id = "p1";
+  s.hs.time = "t";
+  s.hs.address = "a";
+  s.hs.issued = 5;
+  s.hs.auth_json.clear();  // undefined
+  s.rooms = {"p1"};
+  s.data_json.clear();  // undefined
+  m.sockets = {s};
+  auto json = encode(m);
+  REQUIRE(json);
+  CHECK(*json == R"({"type":8,"data":{"requestId":"0000000000000001","sockets":[{"id":"p1",)"
+                 R"("handshake":{"headers":{},"time":"t","address":"a","xdomain":false,"secure":false,)"
+                 R"("issued":5,"query":{}},"rooms":["p1"]}]},"uid":"0000000000000002","nsp":"/"})");
+  m.sockets[0].data_json = R"({"b":{"_placeholder":true,"num":0}})";
+  m.sockets[0].data_attachments = {std::string("\x01", 1)};
+  auto packed = encode(m);
+  REQUIRE(packed);
+  CHECK(packed->front() == '\x84');  // msgpack {type, data, uid, nsp}
+  auto back = decode(*packed);
+  REQUIRE(back);
+  REQUIRE(back->sockets.size() == 1);
+  CHECK(back->sockets[0].data_json == m.sockets[0].data_json);
+  CHECK(back->sockets[0].data_attachments == m.sockets[0].data_attachments);
+  CHECK(back->sockets[0].hs.auth_json.empty());
+  CHECK_FALSE(back->sockets[0].hs.url);
+}
+
 TEST_CASE("encode refuses what Node could not have sent") {
   message fetch;
   fetch.type = message_type::fetch_sockets;
@@ -295,11 +328,24 @@ TEST_CASE("malformed sharded messages are refused with the reason") {
         "JSON: The input is not valid UTF-8");
   // msgpack {type:2, uid:"\xff", nsp:"/"}: the id is checked, not repaired.
   CHECK(decode_error(from_hex("83a47479706502a3756964a1ffa36e7370a12f")) == "uid is not valid UTF-8");
+  // msgpack BROADCAST to the room "r\x9a": rooms are checked, not repaired (found by the fuzzer).
+  CHECK(decode_error(from_hex("84a47479706503a46461746182a67061636b657482a47479706502a4646174619"
+                              "1a178a46f70747381a5726f6f6d7391a2729aa3756964a175a36e7370a12f")) ==
+        "data.opts.rooms holds ill-formed UTF-8");
   // msgpack: truncated, trailing bytes, not a map.
   CHECK(decode_error(from_hex("83a474797065")) == "truncated msgpack");
   CHECK(decode_error(from_hex("80c0")) == "1 trailing bytes");
   CHECK(decode_error(from_hex("93")) == "malformed msgpack: array size overflow");
   CHECK(decode_error(from_hex("90")) == "not an object");
+}
+
+TEST_CASE("a join's flags are not read, so it re-encodes as Node sends joins (found by the fuzzer)") {
+  auto m = decode(R"({"type":4,"data":{"opts":{"rooms":[],"except":[],"flags":{"timeout":5}},)"
+                  R"("rooms":["a"]},"uid":"u","nsp":"/"})");
+  REQUIRE(m);
+  CHECK_FALSE(m->timeout_ms);
+  CHECK(*encode(*m) ==
+        R"({"type":4,"data":{"opts":{"rooms":[],"except":[],"flags":{}},"rooms":["a"]},"uid":"u","nsp":"/"})");
 }
 
 TEST_CASE("a sharded message nested deeper than the bus allows is refused") {
