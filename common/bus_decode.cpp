@@ -37,8 +37,6 @@ namespace mt = msgpack::type;
 // on a path from the root) is also the deepest it takes from the bus, so whatever it relays it can read
 // back and re-encode. A Buffer counts as a level: it renders as a placeholder object.
 constexpr size_t k_max_json_depth = 1024;
-// The envelope around packet.data: [uid, {data: ...}, opts].
-constexpr size_t k_envelope_depth = 2;
 
 // notepack 2.x (socket.io-redis 6.x) wrote `undefined` as fixext type 0 with one byte.
 bool is_undefined(const object& o) {
@@ -263,6 +261,8 @@ bool render_value_json(std::string& out, const object& o, std::string& err,
 
 void append_decimal(std::string& out, uint64_t v) { append_u(out, v); }
 
+void append_js_number(std::string& out, double d) { chatd::wire::append_js_number(out, d); }
+
 const object* field(const object& map, std::string_view name) {
   const object* found = nullptr;
   for (uint32_t i = 0; i < map.via.map.size; ++i) {
@@ -354,14 +354,14 @@ expected<broadcast> broadcast_of(const object& uid, const object& packet, const 
   return b;
 }
 
-expected<msgpack::object_handle> unpack_bounded(std::string_view bytes) {
+expected<msgpack::object_handle> unpack_bounded(std::string_view bytes, size_t envelope_depth) {
   if (bytes.empty()) {
     return unexpected(std::string("empty message"));
   }
   // Each array element or map entry takes at least one byte (two for a map entry): limiting the
   // counts by the input size stops a forged 5-byte header from reserving gigabytes.
   const size_t n = bytes.size();
-  const msgpack::unpack_limit limit(n, n / 2 + 1, n, n, n, k_max_json_depth + k_envelope_depth);
+  const msgpack::unpack_limit limit(n, n / 2 + 1, n, n, n, k_max_json_depth + envelope_depth);
   try {
     size_t offset = 0;
     msgpack::object_handle handle =

@@ -24,7 +24,8 @@ namespace chatd::wire::detail {
 // One whole msgpack value from `bytes`: element counts are bounded by the input size and nesting
 // by the renderer's depth limit, so a forged length header cannot reserve gigabytes; trailing
 // bytes, truncation and malformed input are errors with a reason.
-expected<msgpack::object_handle> unpack_bounded(std::string_view bytes);
+// `envelope_depth` is how many containers enclose the carried values (2 for [uid, {data}, opts]).
+expected<msgpack::object_handle> unpack_bounded(std::string_view bytes, size_t envelope_depth = 2);
 
 // Appends what JSON.stringify would print for notepack's decoding of `o`; each bin (a Buffer)
 // becomes a socket.io-parser placeholder and is appended to `attachments`, in socket.io-parser's
@@ -49,6 +50,8 @@ expected<broadcast> broadcast_of(const msgpack::object& uid, const msgpack::obje
                                  const msgpack::object& opts);
 
 void append_decimal(std::string& out, uint64_t v);
+// Number::toString of a finite double (JSON.stringify's number); "null" for NaN and infinities.
+void append_js_number(std::string& out, double d);
 
 // --- writing (bus_encode.cpp) -----------------------------------------------------------------
 

@@ -90,6 +90,9 @@ struct remote_socket {
   handshake hs;
   std::vector<std::string> rooms;  // the socket's own room (its id) included
   std::string data_json = "{}";    // socket.data as JSON ("" for undefined)
+  // Buffers in socket.data, where placeholders stand in data_json. Only the sharded adapter
+  // carries them (as msgpack); the classic one JSON.stringifies its answers, so none arrive.
+  std::vector<std::string> data_attachments;
 };
 
 // An answer on the response channel. Which fields are set depends on what was asked:

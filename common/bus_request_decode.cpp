@@ -11,6 +11,7 @@
 
 #include "common/bus_request.h"
 
+#include "common/bus_fields.h"
 #include "common/bus_msgpack.h"
 #include "common/utf8.h"
 
@@ -27,76 +28,12 @@ using msgpack::object;
 namespace mt = msgpack::type;
 using detail::absent;
 using detail::field;
-
-// Ids and room names are matched byte for byte against chatd's own: ill-formed UTF-8 (which Node
-// would have turned into U+FFFD, so the name would never match) is refused, not repaired.
-bool read_string(const object* o, std::string& out, std::string& err, std::string_view what) {
-  if (o == nullptr || o->type != mt::STR) {
-    err = std::string(what) + " is not a string";
-    return false;
-  }
-  out.assign(o->via.str.ptr, o->via.str.size);
-  if (!valid_utf8(out)) {
-    err = std::string(what) + " is not valid UTF-8";
-    return false;
-  }
-  return true;
-}
-
-bool read_optional_string(const object* o, std::optional<std::string>& out, std::string& err,
-                          std::string_view what) {
-  if (absent(o)) {
-    out.reset();
-    return true;
-  }
-  out.emplace();
-  return read_string(o, *out, err, what);
-}
-
-bool read_id_list(const object* o, std::vector<std::string>& out, std::string& err,
-                  std::string_view what) {
-  if (!detail::read_room_list(o, out, err, what)) {
-    return false;
-  }
-  for (const auto& s : out) {
-    if (!valid_utf8(s)) {
-      err = std::string(what) + " holds ill-formed UTF-8";
-      return false;
-    }
-  }
-  return true;
-}
-
-// An opaque value as JSON text; absent is "" (undefined). Buffers are kept only where the
-// caller has somewhere to put them (`attachments`), else they are an error.
-bool read_json(const object* o, std::string& out, std::vector<std::string>* attachments,
-               std::string& err, std::string_view what) {
-  out.clear();
-  if (o == nullptr || (absent(o) && o->type != mt::NIL)) {
-    return true;  // undefined; null is a value and renders as "null"
-  }
-  std::vector<std::string> bins;
-  if (!detail::render_value_json(out, *o, err, bins)) {
-    err = std::string(what) + ": " + err;
-    return false;
-  }
-  if (attachments != nullptr) {
-    *attachments = std::move(bins);
-  } else if (!bins.empty()) {
-    err = std::string(what) + " holds binary data";
-    return false;
-  }
-  return true;
-}
-
-bool read_selector(const object* o, room_selector& out, std::string& err) {
-  if (o == nullptr || o->type != mt::MAP) {
-    err = "opts is not an object";
-    return false;
-  }
-  return read_id_list(field(*o, "rooms"), out.rooms, err, "opts.rooms") &&
-         read_id_list(field(*o, "except"), out.except, err, "opts.except");
-}
+using detail::read_bool;
+using detail::read_id_list;
+using detail::read_json;
+using detail::read_optional_string;
+using detail::read_selector;
+using detail::read_string;
 
 // The adapter switches on `request.type ===` a RequestType: only integers match.
 bool read_type(const object* o, uint64_t max, uint64_t& out, std::string& err) {
@@ -110,29 +47,6 @@ bool read_type(const object* o, uint64_t max, uint64_t& out, std::string& err) {
   }
   out = o->via.u64;
   return true;
-}
-
-bool read_bool(const object* o, bool& out, std::string& err, std::string_view what) {
-  if (absent(o)) {
-    out = false;
-    return true;
-  }
-  if (o->type != mt::BOOLEAN) {
-    err = std::string(what) + " is not a boolean";
-    return false;
-  }
-  out = o->via.boolean;
-  return true;
-}
-
-bool read_number(const object* o, double& out) {
-  switch (o->type) {
-    case mt::POSITIVE_INTEGER: out = static_cast<double>(o->via.u64); return true;
-    case mt::NEGATIVE_INTEGER: out = static_cast<double>(o->via.i64); return true;
-    case mt::FLOAT32:
-    case mt::FLOAT64: out = o->via.f64; return true;
-    default: return false;
-  }
 }
 
 // REMOTE_JOIN / REMOTE_LEAVE / REMOTE_DISCONNECT: with opts (8.x, the emitter) a selection, else
@@ -161,13 +75,7 @@ bool read_membership(const object& m, bus_request& r, std::string& err) {
 // SERVER_SIDE_EMIT: `data` is the argument list the receiver applies to its listeners, the
 // event name first.
 bool read_emit_data(const object& m, bus_request& r, std::string& err) {
-  const object* data = field(m, "data");
-  if (data == nullptr || data->type != mt::ARRAY || data->via.array.size == 0 ||
-      data->via.array.ptr[0].type != mt::STR) {
-    err = "data is not an [event, ...args] array";
-    return false;
-  }
-  return read_json(data, r.data.json, &r.data.attachments, err, "data");
+  return detail::read_event_args(field(m, "data"), r.data, err, "data");
 }
 
 bool read_broadcast(const object& m, bus_request& r, std::string& err) {
@@ -182,19 +90,7 @@ bool read_broadcast(const object& m, bus_request& r, std::string& err) {
     return false;
   }
   r.packet = std::move(*b);
-  const object* flags = field(*opts, "flags");
-  if (!absent(flags) && flags->type == mt::MAP) {
-    const object* timeout = field(*flags, "timeout");
-    double ms = 0;
-    if (!absent(timeout)) {
-      if (!read_number(timeout, ms)) {
-        err = "opts.flags.timeout is not a number";
-        return false;
-      }
-      r.timeout_ms = ms;
-    }
-  }
-  return true;
+  return detail::read_timeout(*opts, r.timeout_ms, err);
 }
 
 expected<bus_request> request_of(const object& m) {
@@ -244,47 +140,6 @@ expected<bus_request> request_of(const object& m) {
   return r;
 }
 
-bool read_handshake(const object* o, handshake& h, std::string& err) {
-  if (o == nullptr || o->type != mt::MAP) {
-    err = "handshake is not an object";
-    return false;
-  }
-  const object* issued = field(*o, "issued");
-  double ms = 0;
-  if (!absent(issued) && (!read_number(issued, ms) || !(ms >= 0 && ms < 1.8e19))) {
-    err = "handshake.issued is not a time";
-    return false;
-  }
-  h.issued = static_cast<uint64_t>(ms);
-  h.time.clear();
-  h.address.clear();
-  std::optional<std::string> time, address;
-  if (!read_json(field(*o, "headers"), h.headers_json, nullptr, err, "handshake.headers") ||
-      !read_optional_string(field(*o, "time"), time, err, "handshake.time") ||
-      !read_optional_string(field(*o, "address"), address, err, "handshake.address") ||
-      !read_bool(field(*o, "xdomain"), h.xdomain, err, "handshake.xdomain") ||
-      !read_bool(field(*o, "secure"), h.secure, err, "handshake.secure") ||
-      !read_optional_string(field(*o, "url"), h.url, err, "handshake.url") ||
-      !read_json(field(*o, "query"), h.query_json, nullptr, err, "handshake.query") ||
-      !read_json(field(*o, "auth"), h.auth_json, nullptr, err, "handshake.auth")) {
-    return false;
-  }
-  h.time = time.value_or("");
-  h.address = address.value_or("");
-  return true;
-}
-
-bool read_remote_socket(const object& o, remote_socket& s, std::string& err) {
-  if (o.type != mt::MAP) {
-    err = "sockets holds a non-object";
-    return false;
-  }
-  return read_string(field(o, "id"), s.id, err, "sockets[].id") &&
-         read_handshake(field(o, "handshake"), s.hs, err) &&
-         read_id_list(field(o, "rooms"), s.rooms, err, "sockets[].rooms") &&
-         read_json(field(o, "data"), s.data_json, nullptr, err, "sockets[].data");
-}
-
 // `sockets` answers SOCKETS (ids) or REMOTE_FETCH (objects); one answer never mixes them.
 bool read_sockets(const object* o, bus_response& r, std::string& err) {
   if (absent(o)) {
@@ -307,7 +162,7 @@ bool read_sockets(const object* o, bus_response& r, std::string& err) {
   r.sockets.emplace();
   r.sockets->resize(a.size);
   for (uint32_t i = 0; i < a.size; ++i) {
-    if (!read_remote_socket(a.ptr[i], (*r.sockets)[i], err)) {
+    if (!detail::read_remote_socket(a.ptr[i], (*r.sockets)[i], false, err)) {
       return false;
     }
   }
@@ -360,24 +215,11 @@ expected<bus_response> response_of(const object& m) {
 template <class T, class Of>
 expected<T> decode_message(std::string_view bytes, Of of) {
   std::string converted;
-  std::string_view packed = bytes;
-  if (!bytes.empty() && bytes.front() == '{') {
-    auto m = detail::json_to_msgpack(bytes);
-    if (!m) {
-      return unexpected("JSON: " + m.error());
-    }
-    converted = std::move(*m);
-    packed = converted;
-  }
-  auto handle = detail::unpack_bounded(packed);
+  auto handle = detail::unpack_message(bytes, converted, 2);
   if (!handle) {
     return unexpected(handle.error());
   }
-  const object& root = handle->get();
-  if (root.type != mt::MAP) {
-    return unexpected(std::string("not an object"));
-  }
-  return of(root);
+  return of(handle->get());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "common/bus_request.h"
 
+#include "common/bus_fields.h"
 #include "common/bus_msgpack.h"
 #include "common/json_text.h"
 #include "common/msgpack_writer.h"
@@ -22,22 +23,7 @@ namespace chatd::wire {
 
 namespace {
 
-// JSON.stringify(JSON.parse(text)); refused with the field's name when it is not JSON.
-bool append_canonical_json(std::string& out, std::string_view text, std::string& err,
-                           std::string_view what) {
-  auto packed = detail::json_to_msgpack(text);
-  if (!packed) {
-    err = std::string(what) + ": " + packed.error();
-    return false;
-  }
-  auto handle = detail::unpack_bounded(*packed);
-  std::vector<std::string> no_attachments;
-  if (!handle || !detail::render_value_json(out, handle->get(), err, no_attachments)) {
-    err = std::string(what) + ": " + (handle ? err : handle.error());
-    return false;
-  }
-  return true;
-}
+using detail::append_canonical_json;
 
 // A small JSON object writer: `{"k":v,...}` in the order the members are added.
 class json_object {

@@ -20,6 +20,7 @@
 #include "worker/redis_uv.h"
 
 #include "common/log.h"
+#include "worker/net_address.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -291,15 +292,8 @@ struct redis_uv_access {
                            status < 0 ? uv_strerror(status) : "no address"));
       return;
     }
-    // One address is tried (hiredis would try them all, but blocking): IPv4 first, as a
-    // "localhost" Redis usually listens on 127.0.0.1 whatever order the resolver returns.
-    const addrinfo* pick = res;
-    for (const addrinfo* a = res; a != nullptr; a = a->ai_next) {
-      if (a->ai_family == AF_INET) {
-        pick = a;
-        break;
-      }
-    }
+    // One address is tried (hiredis would try them all, but blocking).
+    const addrinfo* pick = prefer_ipv4(res);
     std::array<char, INET6_ADDRSTRLEN> text{};
     const void* addr = pick->ai_family == AF_INET6
                            ? static_cast<const void*>(
@@ -428,13 +422,6 @@ struct redis_uv_access {
     ctx->ev.cleanup = cleanup;
     redisAsyncSetDisconnectCallback(ctx, on_disconnect);
     redisAsyncSetConnectCallback(ctx, on_connect);  // also asks for the first write event
-  }
-
-  static bool is_ip_literal(const std::string& host) {
-    in6_addr v6{};
-    in_addr v4{};
-    return inet_pton(AF_INET, host.c_str(), &v4) == 1 ||
-           inet_pton(AF_INET6, host.c_str(), &v6) == 1;
   }
 
   static void connect(redis_link& l) {

@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/stats.h"
+#include "tests/integration/redis_test_util.h"
 #include "tests/unit/hex_bytes.h"
 #include "worker/bus.h"
 #include "worker/redis_uv.h"
@@ -38,27 +39,9 @@
 #endif
 
 using namespace chatd;
+using namespace chatd::test;
 
 namespace {
-
-// Generous bounds: they only matter when something is broken.
-constexpr uint64_t k_wait_ms = 15000;
-
-uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // A synchronous client for the test's own checks (PUBSUB NUMSUB, raw PUBLISH).
 class probe {
@@ -165,59 +148,6 @@ class redis_server {
  private:
   uint16_t port_;
   pid_t pid_ = -1;
-};
-
-// Runs `loop` until done() or the bound; a 5 ms tick re-checks conditions that change outside
-// the loop (Redis' own state).
-bool run_until(uv_loop_t* loop, const std::function<bool()>& done, uint64_t bound_ms = k_wait_ms) {
-  struct waiter {
-    uv_timer_t tick{};
-    uint64_t deadline = 0;
-    bool expired = false;
-  };
-  auto* w = new waiter;
-  uv_update_time(loop);
-  w->deadline = uv_now(loop) + bound_ms;
-  uv_timer_init(loop, &w->tick);
-  w->tick.data = w;
-  uv_timer_start(
-      &w->tick,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<waiter*>(t->data);
-        self->expired = uv_now(t->loop) >= self->deadline;
-      },
-      5, 5);
-  bool ok = false;
-  while (!(ok = done()) && !w->expired) {
-    uv_run(loop, UV_RUN_ONCE);
-  }
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->tick),
-           [](uv_handle_t* h) { delete static_cast<waiter*>(h->data); });
-  return ok;
-}
-
-// Lets everything that is closing finish, then closes the loop: 0 means no handle was left.
-int close_loop(uv_loop_t* loop) {
-  for (int i = 0; i < 2000 && uv_loop_alive(loop) != 0; ++i) {
-    uv_run(loop, UV_RUN_NOWAIT);
-    if (uv_loop_alive(loop) != 0) {
-      usleep(1000);
-    }
-  }
-  uv_walk(
-      loop,
-      [](uv_handle_t* h, void*) {
-        MESSAGE("handle left open: ", uv_handle_type_name(uv_handle_get_type(h)));
-      },
-      nullptr);
-  return uv_loop_close(loop);
-}
-
-// Quiet logs for the duration of a test: the outages these tests cause are expected.
-struct quiet_logs {
-  log::level saved = log::current_level();
-  quiet_logs() { log::set_level(log::level::error); }
-  ~quiet_logs() { log::set_level(saved); }
 };
 
 config bus_config(uint16_t port) {
@@ -760,14 +690,9 @@ TEST_CASE("a redis link reports a refused connection with the address") {
 TEST_CASE("a redis link times out a connect that never completes") {
   quiet_logs quiet;
   // A listener whose accept queue is full: further SYNs are dropped, connect() hangs.
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(lfd, 0) == 0);
-  REQUIRE(getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  int lfd = listen_loopback(0, a);
+  REQUIRE(lfd >= 0);
   std::vector<int> fillers;
   for (int i = 0; i < 4; ++i) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);

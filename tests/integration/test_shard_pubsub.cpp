@@ -1,0 +1,757 @@
+// Integration tests of the Redis Cluster transport (worker/shard_pubsub, worker/cluster_topology,
+// worker/resp_link) against real redis-server processes: a standalone Redis 7 for resp_link, and
+// a six-node cluster (three masters, one replica each) on loopback ports for shard_pubsub,
+// started once for the whole binary (redis-cli --cluster create) and killed by PID at exit.
+// The cluster tests run in file order and share it: the slot-move test moves one slot, the
+// failover test, last, kills a master. A redis-server without cluster support skips them
+// ("CHATD_SKIP: "). Every wait is bounded; every test ends with no handle left on its loop.
+
+#include "common/cluster_slot.h"
+#include "common/config.h"
+#include "common/stats.h"
+#include "tests/integration/redis_test_util.h"
+#include "worker/resp_link.h"
+#include "worker/shard_pubsub.h"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#ifndef CHATD_REDIS_SERVER
+#define CHATD_REDIS_SERVER "/usr/bin/redis-server"
+#endif
+#ifndef CHATD_REDIS_CLI
+#define CHATD_REDIS_CLI "/usr/bin/redis-cli"
+#endif
+
+using namespace chatd;
+using namespace chatd::test;
+
+namespace {
+
+struct reply_deleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+// A synchronous client for the test's own checks and set-up, on one node.
+class sync_client {
+ public:
+  explicit sync_client(uint16_t port) {
+    timeval tv{1, 0};
+    ctx_ = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (ctx_ != nullptr && ctx_->err == 0) redisSetTimeout(ctx_, tv);
+  }
+  ~sync_client() {
+    if (ctx_ != nullptr) redisFree(ctx_);
+  }
+  bool ok() const { return ctx_ != nullptr && ctx_->err == 0; }
+  reply_ptr run(const std::vector<std::string>& argv) {
+    if (!ok()) return nullptr;
+    std::vector<const char*> p;
+    std::vector<size_t> l;
+    for (const auto& a : argv) {
+      p.push_back(a.data());
+      l.push_back(a.size());
+    }
+    return reply_ptr(static_cast<redisReply*>(
+        redisCommandArgv(ctx_, static_cast<int>(argv.size()), p.data(), l.data())));
+  }
+  // The reply's text (string, status or error), "" without one.
+  std::string text(const std::vector<std::string>& argv) {
+    auto r = run(argv);
+    return r != nullptr && r->str != nullptr ? std::string(r->str, r->len) : std::string();
+  }
+  long long integer(const std::vector<std::string>& argv) {
+    auto r = run(argv);
+    return r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+  }
+
+ private:
+  redisContext* ctx_ = nullptr;
+};
+
+bool wait_listening(uint16_t port, child_process& p, uint64_t bound_ms = 10000) {
+  for (uint64_t waited = 0; waited < bound_ms; waited += 10) {
+    if (sync_client(port).ok()) return true;
+    if (p.exited() >= 0) return false;
+    usleep(10000);
+  }
+  return false;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// ------------------------------------------------------------------ the cluster
+
+struct cluster_node_proc {
+  uint16_t port = 0;
+  std::string id;
+  child_process proc;
+};
+
+class redis_cluster {
+ public:
+  ~redis_cluster() {
+    nodes.clear();  // killed by PID
+    if (!dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
+
+  // Starts six nodes and joins them; "" when up, else why not. `skip` when redis-server has no
+  // cluster support.
+  std::string start(bool& skip) {
+    char tmpl[] = "/tmp/chatd-cluster-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return "mkdtemp failed";
+    dir = tmpl;
+    for (int i = 0; i < 6; ++i) {
+      auto n = std::make_unique<cluster_node_proc>();
+      n->port = free_port();
+      const std::string port = std::to_string(n->port);
+      const std::string bus_port = std::to_string(free_port());
+      const std::string log = dir + "/redis-" + port + ".log";
+      n->proc.spawn({CHATD_REDIS_SERVER, "--port", port, "--bind", "127.0.0.1",
+                     "--cluster-enabled", "yes", "--cluster-config-file",
+                     dir + "/nodes-" + port + ".conf", "--cluster-port", bus_port,
+                     // Quick failure detection and failover; the other shards keep serving
+                     // while one has no master.
+                     // (a replica's data counts as fresh whatever its age: an idle master pings
+                     // it only every repl-ping-replica-period)
+                     "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0",
+                     "--repl-ping-replica-period", "1", "--cluster-require-full-coverage", "no",
+                     "--cluster-allow-replica-migration", "no", "--dir", dir, "--save", "",
+                     "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"},
+                    log);
+      if (!wait_listening(n->port, n->proc)) {
+        const std::string text = read_text(log);
+        if (text.find("cluster") != std::string::npos || text.find("Bad directive") != std::string::npos) {
+          skip = true;
+          return "redis-server has no cluster support: " + text.substr(0, 300);
+        }
+        return "redis-server on port " + port + " did not start: " + text.substr(0, 300);
+      }
+      n->id = sync_client(n->port).text({"CLUSTER", "MYID"});
+      nodes.push_back(std::move(n));
+    }
+    std::vector<std::string> create = {CHATD_REDIS_CLI, "--cluster", "create"};
+    for (const auto& n : nodes) create.push_back("127.0.0.1:" + std::to_string(n->port));
+    for (const char* a : {"--cluster-replicas", "1", "--cluster-yes"}) create.emplace_back(a);
+    child_process cli;
+    cli.spawn(create, dir + "/create.log");
+    if (cli.wait(30000) != 0) return "redis-cli --cluster create failed: " + read_text(dir + "/create.log");
+    if (!wait_ok(20000)) return "the cluster did not reach cluster_state:ok";
+    return {};
+  }
+
+  bool wait_ok(uint64_t bound_ms) {
+    for (uint64_t waited = 0; waited < bound_ms; waited += 50) {
+      bool all = true;
+      for (const auto& n : nodes) {
+        if (n->proc.pid() < 0) continue;
+        all = all && sync_client(n->port).text({"CLUSTER", "INFO"}).find("cluster_state:ok") !=
+                         std::string::npos;
+      }
+      if (all) return true;
+      usleep(50000);
+    }
+    return false;
+  }
+
+  // The map as a live node tells it.
+  cluster_map map() {
+    for (const auto& n : nodes) {
+      if (n->proc.pid() < 0) continue;
+      auto r = sync_client(n->port).run({"CLUSTER", "SLOTS"});
+      auto m = parse_cluster_slots(r.get(), "127.0.0.1");
+      if (m) return *m;
+    }
+    return {};
+  }
+
+  cluster_node_proc* node(uint16_t port) {
+    for (auto& n : nodes) {
+      if (n->port == port) return n.get();
+    }
+    return nullptr;
+  }
+
+  std::string dir;
+  std::vector<std::unique_ptr<cluster_node_proc>> nodes;
+};
+
+// The binary's one cluster, started by the first test that needs it, killed (by PID) and its
+// directory removed when the binary exits.
+struct shared_cluster {
+  redis_cluster cluster;
+  std::string error;
+  bool skip = false;
+};
+shared_cluster& the_cluster() {
+  static shared_cluster c;
+  static bool started = false;
+  if (!started) {
+    started = true;
+    c.error = c.cluster.start(c.skip);
+  }
+  return c;
+}
+
+// Opens each cluster test: skips it without cluster support, else defines `cluster`, `m` (its
+// map now), `masters` (their ports, in map order), quiet logs and a `loop` the test closes.
+#define CLUSTER_TEST()                                             \
+  shared_cluster& sc = the_cluster();                              \
+  if (sc.skip) {                                                   \
+    MESSAGE("CHATD_SKIP: " << sc.error);                           \
+    return;                                                        \
+  }                                                                \
+  REQUIRE_MESSAGE(sc.error.empty(), sc.error);                     \
+  redis_cluster& cluster = sc.cluster;                             \
+  quiet_logs quiet;                                                \
+  const cluster_map m = cluster.map();                             \
+  REQUIRE(m.shards.size() == 3);                                   \
+  const std::vector<uint16_t> masters = master_ports(m);           \
+  uv_loop_t loop{};                                                \
+  uv_loop_init(&loop)
+
+config cluster_config(std::vector<uint16_t> seed_ports) {
+  config cfg;
+  cfg.redis_cluster = true;
+  cfg.redis_connect_timeout_ms = 1000;
+  cfg.redis_reconnect_max_ms = 300;
+  for (uint16_t p : seed_ports) {
+    redis_endpoint e;
+    e.host = "127.0.0.1";
+    e.port = p;
+    cfg.redis_seeds.push_back(e);
+  }
+  cfg.redis = cfg.redis_seeds.front();
+  return cfg;
+}
+
+// A channel name "<prefix>-<n>" whose slot the master on `master_port` serves.
+std::string channel_on(const cluster_map& m, uint16_t master_port, const std::string& prefix) {
+  for (int i = 0; i < 100000; ++i) {
+    std::string ch = fmt::format("{}-{}", prefix, i);
+    const cluster_shard* s = m.shard_for_key(ch);
+    if (s != nullptr && s->master.port == master_port) return ch;
+  }
+  return {};
+}
+
+std::vector<uint16_t> master_ports(const cluster_map& m) {
+  std::vector<uint16_t> out;
+  for (const auto& s : m.shards) out.push_back(s.master.port);
+  return out;
+}
+
+// One worker's shard_pubsub and what it heard.
+struct worker {
+  worker_stats stats;
+  std::vector<std::pair<std::string, std::string>> got;
+  std::map<std::string, int> subscribed;  // on_subscribed calls per channel
+  std::vector<bool> states;
+  std::function<void()> after_message;
+  std::unique_ptr<shard_pubsub> ps;
+
+  worker(uv_loop_t* loop, const config& cfg, const std::string& name) {
+    ps = std::make_unique<shard_pubsub>(
+        loop, cfg, name, &stats,
+        shard_pubsub::callbacks{
+            [this](std::string_view ch, std::string_view payload) {
+              got.emplace_back(ch, payload);
+              if (after_message) after_message();
+            },
+            [this](std::string_view ch) { ++subscribed[std::string(ch)]; },
+            [this](bool up) { states.push_back(up); }});
+    ps->start();
+  }
+  size_t count(const std::string& ch) const {
+    size_t n = 0;
+    for (const auto& [c, p] : got) n += c == ch ? 1 : 0;
+    return n;
+  }
+  bool has(const std::string& ch, const std::string& payload) const {
+    for (const auto& [c, p] : got) {
+      if (c == ch && p == payload) return true;
+    }
+    return false;
+  }
+};
+
+// ------------------------------------------------------------------ a standalone Redis
+
+struct standalone {
+  uint16_t port = free_port();
+  child_process proc;
+  bool start(const std::string& password = {}) {
+    std::vector<std::string> argv = {CHATD_REDIS_SERVER, "--port", std::to_string(port), "--bind",
+                                     "127.0.0.1", "--save", "", "--appendonly", "no",
+                                     "--daemonize", "no", "--loglevel", "warning"};
+    if (!password.empty()) {
+      argv.push_back("--requirepass");
+      argv.push_back(password);
+    }
+    proc.spawn(argv);
+    return wait_listening(port, proc);
+  }
+  redis_endpoint endpoint() const {
+    redis_endpoint e;
+    e.host = "127.0.0.1";
+    e.port = port;
+    return e;
+  }
+};
+
+}  // namespace
+
+TEST_SUITE_BEGIN("resp_link");
+
+TEST_CASE("resp_link: SSUBSCRIBE, SPUBLISH and the smessage push on a standalone Redis 7") {
+  quiet_logs quiet;
+  standalone redis;
+  REQUIRE(redis.start());
+  uv_loop_t loop{};
+  uv_loop_init(&loop);
+  {
+    std::vector<std::string> pushes;
+    int downs = 0;
+    resp_link sub(&loop, redis.endpoint(), 1000, "sub",
+                  {nullptr, [&](const std::string&) { ++downs; },
+                   [&](const resp_link::push& p) {
+                     pushes.push_back(fmt::format("{} {} {}", p.kind, p.channel, p.payload));
+                   }});
+    resp_link pub(&loop, redis.endpoint(), 1000, "pub", {});
+    sub.connect();
+    pub.connect();
+    REQUIRE(run_until(&loop, [&] { return sub.ready() && pub.ready(); }));
+
+    std::string confirmation;
+    REQUIRE(sub.command({"SSUBSCRIBE", "news"}, [&](const redisReply* r) {
+      REQUIRE(r != nullptr);
+      REQUIRE(r->type == REDIS_REPLY_ARRAY);
+      confirmation = std::string(r->element[0]->str, r->element[0]->len) + " " +
+                     std::string(r->element[1]->str, r->element[1]->len);
+    }));
+    CHECK_FALSE(sub.command({"SSUBSCRIBE", "a", "b"}, nullptr));  // one channel per command
+    REQUIRE(run_until(&loop, [&] { return !confirmation.empty(); }));
+    CHECK(confirmation == "ssubscribe news");
+
+    long long receivers = -1;
+    REQUIRE(pub.command({"SPUBLISH", "news", std::string_view("hel\0lo", 6)},
+                        [&](const redisReply* r) { receivers = r != nullptr ? r->integer : -2; }));
+    REQUIRE(run_until(&loop, [&] { return !pushes.empty() && receivers >= 0; }));
+    CHECK(receivers == 1);
+    CHECK(pushes.front() == std::string("smessage news hel\0lo", 20));
+
+    // Pipelined commands answer their handlers in order, written in one go.
+    std::vector<std::string> echoes;
+    for (int i = 0; i < 2000; ++i) {
+      const std::string v = std::to_string(i);
+      REQUIRE(pub.command({"ECHO", v}, [&](const redisReply* r) {
+        echoes.emplace_back(r != nullptr ? std::string(r->str, r->len) : "null");
+      }));
+    }
+    CHECK(pub.pending() == 2000);
+    CHECK(pub.unsent_bytes() > 0);
+    REQUIRE(run_until(&loop, [&] { return echoes.size() == 2000; }));
+    bool ordered = true;
+    for (int i = 0; i < 2000; ++i) ordered = ordered && echoes[i] == std::to_string(i);
+    CHECK(ordered);
+    CHECK(pub.pending() == 0);
+
+    std::string unsub;
+    REQUIRE(sub.command({"SUNSUBSCRIBE", "news"}, [&](const redisReply* r) {
+      unsub = r != nullptr ? std::string(r->element[0]->str, r->element[0]->len) : "null";
+    }));
+    REQUIRE(run_until(&loop, [&] { return !unsub.empty(); }));
+    CHECK(unsub == "sunsubscribe");
+    CHECK(pushes.size() == 1);  // the confirmation answered its handler: no push
+    CHECK(downs == 0);
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("resp_link: pending handlers get nullptr when the link goes; on_down comes once per loss") {
+  quiet_logs quiet;
+  standalone redis;
+  REQUIRE(redis.start());
+  uv_loop_t loop{};
+  uv_loop_init(&loop);
+  {
+    std::vector<std::string> downs;
+    auto link = std::make_unique<resp_link>(&loop, redis.endpoint(), 1000, "pub",
+                                            resp_link::callbacks{nullptr, [&](const std::string& why) {
+                                                                   downs.push_back(why);
+                                                                 }, nullptr});
+    link->connect();
+    REQUIRE(run_until(&loop, [&] { return link->ready(); }));
+    int nulls = 0;
+    REQUIRE(link->command({"BLPOP", "nothing-here", "0"}, [&](const redisReply* r) { nulls += r == nullptr; }));
+    REQUIRE(link->command({"BLPOP", "nothing-here", "0"}, [&](const redisReply* r) { nulls += r == nullptr; }));
+    run_for(&loop, 50);
+    link.reset();  // destroyed with two commands pending
+    CHECK(nulls == 2);
+    CHECK(downs.empty());
+
+    // A server that dies: on_down once, then the pending handler with nullptr.
+    resp_link other(&loop, redis.endpoint(), 1000, "pub",
+                    {nullptr, [&](const std::string& why) { downs.push_back(why); }, nullptr});
+    other.connect();
+    REQUIRE(run_until(&loop, [&] { return other.ready(); }));
+    int after_down = -1;
+    REQUIRE(other.command({"BLPOP", "nothing-here", "0"}, [&](const redisReply* r) {
+      after_down = r == nullptr ? static_cast<int>(downs.size()) : -2;
+    }));
+    run_for(&loop, 50);
+    redis.proc.kill_now();
+    REQUIRE(run_until(&loop, [&] { return !downs.empty(); }));
+    CHECK(downs.size() == 1);
+    CHECK(after_down == 1);
+    CHECK(other.idle());
+    CHECK(downs.front().find(fmt::format("127.0.0.1:{}", redis.port)) != std::string::npos);
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("resp_link: a refused connect and a node that never answers the PING are reported") {
+  quiet_logs quiet;
+  uv_loop_t loop{};
+  uv_loop_init(&loop);
+  {
+    redis_endpoint nowhere;
+    nowhere.host = "127.0.0.1";
+    nowhere.port = free_port();
+    std::string refused;
+    resp_link a(&loop, nowhere, 1000, "pub", {nullptr, [&](const std::string& w) { refused = w; }, nullptr});
+    a.connect();
+    REQUIRE(run_until(&loop, [&] { return !refused.empty(); }));
+    CHECK(refused.find("connect") != std::string::npos);
+
+    // A socket that listens and never accepts: the kernel completes the handshake, no PONG.
+    sockaddr_in addr{};
+    int fd = listen_loopback(4, addr);
+    REQUIRE(fd >= 0);
+    redis_endpoint mute = nowhere;
+    mute.port = ntohs(addr.sin_port);
+    std::string timed_out;
+    resp_link b(&loop, mute, 200, "pub", {[&] { timed_out = "ready?"; }, [&](const std::string& w) { timed_out = w; }, nullptr});
+    b.connect();
+    REQUIRE(run_until(&loop, [&] { return !timed_out.empty(); }, 3000));
+    CHECK(timed_out.find("timed out after 200 ms") != std::string::npos);
+    close(fd);
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("resp_link: AUTH with the endpoint's password comes first; a wrong one is refused") {
+  quiet_logs quiet;
+  standalone redis;
+  REQUIRE(redis.start("s3cret"));
+  uv_loop_t loop{};
+  uv_loop_init(&loop);
+  {
+    redis_endpoint good = redis.endpoint();
+    good.password = "s3cret";
+    resp_link a(&loop, good, 1000, "pub", {});
+    a.connect();
+    REQUIRE(run_until(&loop, [&] { return a.ready(); }));
+    std::string pong;
+    REQUIRE(a.command({"PING"}, [&](const redisReply* r) { pong = r != nullptr ? r->str : "null"; }));
+    REQUIRE(run_until(&loop, [&] { return !pong.empty(); }));
+    CHECK(pong == "PONG");
+
+    redis_endpoint bad = good;
+    bad.password = "wrong";
+    std::string why;
+    resp_link b(&loop, bad, 1000, "pub", {nullptr, [&](const std::string& w) { why = w; }, nullptr});
+    b.connect();
+    REQUIRE(run_until(&loop, [&] { return !why.empty(); }));
+    CHECK(why.find("AUTH refused") != std::string::npos);
+    CHECK_FALSE(b.ready());
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_SUITE_END();
+
+// ------------------------------------------------------------------ the cluster
+
+TEST_SUITE_BEGIN("cluster");
+
+TEST_CASE("shard_pubsub: channels on all three shards are subscribed, confirmed and delivered") {
+  CLUSTER_TEST();
+  {
+    worker a(&loop, cluster_config({masters[0], masters[1]}), "worker a");
+    // A dead seed first: the map comes from the next one.
+    worker b(&loop, cluster_config({free_port(), masters[2]}), "worker b");
+    std::vector<std::string> channels;
+    for (uint16_t p : masters) channels.push_back(channel_on(m, p, "all"));
+    for (const auto& ch : channels) a.ps->subscribe(ch);
+    REQUIRE(run_until(&loop, [&] {
+      for (const auto& ch : channels) {
+        if (!a.ps->confirmed(ch)) return false;
+      }
+      return true;
+    }));
+    for (const auto& ch : channels) CHECK(a.subscribed[ch] == 1);
+    CHECK(a.ps->shards_in_use() == 3);
+    CHECK(a.ps->up());
+    REQUIRE(!a.states.empty());
+    CHECK(a.states.back());
+
+    REQUIRE(run_until(&loop, [&] { return b.ps->up(); }));
+    for (const auto& ch : channels) CHECK(b.ps->publish(ch, "hello " + ch));
+    REQUIRE(run_until(&loop, [&] { return a.got.size() == channels.size(); }));
+    for (const auto& ch : channels) CHECK(a.has(ch, "hello " + ch));
+    CHECK(b.ps->shards_in_use() == 3);
+    for (const auto& ch : channels) CHECK(b.ps->channel_up(ch));
+
+    // Reference-counted: a second subscribe sends nothing, the channel stays after one unsubscribe.
+    a.ps->subscribe(channels[0]);
+    a.ps->unsubscribe(channels[0]);
+    CHECK(a.ps->confirmed(channels[0]));
+    a.ps->unsubscribe(channels[0]);
+    CHECK_FALSE(a.ps->confirmed(channels[0]));
+    REQUIRE(run_until(&loop, [&] {
+      return sync_client(masters[0]).integer({"PUBSUB", "SHARDNUMSUB", channels[0]}) == -1 ||
+             sync_client(m.shard_for_key(channels[0])->master.port)
+                     .run({"PUBSUB", "SHARDNUMSUB", channels[0]})
+                     ->element[1]
+                     ->integer == 0;
+    }));
+    a.ps->stop();
+    b.ps->stop();
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("shard_pubsub: a plain redis-cli SPUBLISH reaches on_message") {
+  CLUSTER_TEST();
+  {
+    worker a(&loop, cluster_config({masters[0]}), "worker a");
+    const std::string ch = channel_on(m, masters[1], "cli");
+    a.ps->subscribe(ch);
+    REQUIRE(run_until(&loop, [&] { return a.ps->confirmed(ch); }));
+    child_process cli;
+    cli.spawn({CHATD_REDIS_CLI, "-p", std::to_string(masters[1]), "SPUBLISH", ch, "from redis-cli"});
+    CHECK(cli.wait(5000) == 0);
+    REQUIRE(run_until(&loop, [&] { return !a.got.empty(); }));
+    CHECK(a.has(ch, "from redis-cli"));
+    a.ps->stop();
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("shard_pubsub: command() routes keys to their shards; shardnumsub counts subscribers") {
+  CLUSTER_TEST();
+  {
+    worker a(&loop, cluster_config({masters[0]}), "worker a");
+    worker b(&loop, cluster_config({masters[1]}), "worker b");
+    REQUIRE(run_until(&loop, [&] { return a.ps->up() && b.ps->up(); }));
+    std::vector<std::string> keys;
+    for (uint16_t p : masters) keys.push_back(channel_on(m, p, "stream"));
+    int answered = 0;
+    for (const auto& k : keys) {
+      for (int i = 0; i < 3; ++i) {
+        a.ps->command(k, {"XADD", k, "*", "n", std::to_string(i)}, [&](const redisReply* r) {
+          CHECK(r != nullptr);
+          if (r != nullptr) CHECK(r->type == REDIS_REPLY_STRING);
+          ++answered;
+        });
+      }
+    }
+    REQUIRE(run_until(&loop, [&] { return answered == 9; }));
+    std::vector<long long> lengths;
+    for (const auto& k : keys) {
+      a.ps->command(k, {"XLEN", k}, [&](const redisReply* r) {
+        lengths.push_back(r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1);
+      });
+    }
+    REQUIRE(run_until(&loop, [&] { return lengths.size() == 3; }));
+    CHECK(lengths == std::vector<long long>{3, 3, 3});
+    // Each stream is on the node owning its slot, and only there.
+    for (size_t i = 0; i < keys.size(); ++i) {
+      CHECK(sync_client(masters[i]).integer({"XLEN", keys[i]}) == 3);
+    }
+    CHECK(a.ps->shards_in_use() == 3);
+
+    const std::string ch = channel_on(m, masters[2], "numsub");
+    a.ps->subscribe(ch);
+    b.ps->subscribe(ch);
+    REQUIRE(run_until(&loop, [&] { return a.ps->confirmed(ch) && b.ps->confirmed(ch); }));
+    long long count = -2;
+    a.ps->shardnumsub(ch, [&](long long n) { count = n; });
+    REQUIRE(run_until(&loop, [&] { return count != -2; }));
+    CHECK(count == 2);
+    long long none = -2;
+    a.ps->shardnumsub(channel_on(m, masters[0], "numsub-none"), [&](long long n) { none = n; });
+    REQUIRE(run_until(&loop, [&] { return none != -2; }));
+    CHECK(none == 0);
+
+    // After stop(): commands fail at once, nothing is delivered.
+    a.ps->stop();
+    bool failed = false;
+    a.ps->command(keys[0], {"XLEN", keys[0]}, [&](const redisReply* r) { failed = r == nullptr; });
+    CHECK(failed);
+    CHECK_FALSE(a.ps->publish(ch, "x"));
+    CHECK_FALSE(a.ps->up());
+    b.ps->stop();
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("shard_pubsub: stop() from inside on_message is safe and ends delivery") {
+  CLUSTER_TEST();
+  {
+    worker a(&loop, cluster_config({masters[0]}), "worker a");
+    const std::string ch = channel_on(m, masters[0], "stop");
+    a.ps->subscribe(ch);
+    REQUIRE(run_until(&loop, [&] { return a.ps->confirmed(ch); }));
+    a.after_message = [&] { a.ps->stop(); };
+    sync_client c(masters[0]);
+    for (int i = 0; i < 5; ++i) c.run({"SPUBLISH", ch, std::to_string(i)});  // one read, say
+    REQUIRE(run_until(&loop, [&] { return !a.got.empty(); }));
+    run_for(&loop, 100);
+    CHECK(a.got.size() == 1);
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("shard_pubsub: a slot moved: publishes and commands follow ASK and MOVED, the subscription moves") {
+  CLUSTER_TEST();
+  const uint16_t source = masters[0];
+  const uint16_t target = masters[1];
+  const std::string source_id = cluster.node(source)->id;
+  const std::string target_id = cluster.node(target)->id;
+  {
+    worker a(&loop, cluster_config({masters[2]}), "worker a");
+    // Seeded with one node only; its map goes stale when the slot moves.
+    worker b(&loop, cluster_config({masters[2]}), "worker b");
+    const std::string ch = channel_on(m, source, "moving");
+    const uint16_t slot = key_slot(ch);
+    const std::string key = "{" + ch + "}:stream";
+    REQUIRE(key_slot(key) == slot);
+    a.ps->subscribe(ch);
+    REQUIRE(run_until(&loop, [&] { return a.ps->confirmed(ch) && b.ps->up(); }));
+    CHECK(b.ps->publish(ch, "before"));
+    REQUIRE(run_until(&loop, [&] { return a.has(ch, "before"); }));
+
+    // Migration under way: the source answers ASK for a key it does not have.
+    const std::string s = std::to_string(slot);
+    REQUIRE(sync_client(target).text({"CLUSTER", "SETSLOT", s, "IMPORTING", source_id}) == "OK");
+    REQUIRE(sync_client(source).text({"CLUSTER", "SETSLOT", s, "MIGRATING", target_id}) == "OK");
+    std::string added;
+    b.ps->command(key, {"XADD", key, "*", "f", "v"}, [&](const redisReply* r) {
+      added = r == nullptr ? "null" : std::string(r->str, r->len);
+    });
+    REQUIRE(run_until(&loop, [&] { return !added.empty(); }));
+    CHECK(added.find('-') != std::string::npos);  // an entry id, not an error
+    CHECK(sync_client(target).run({"ASKING"}) != nullptr);
+
+    // The slot moves: target first, then the source, then the others.
+    REQUIRE(sync_client(target).text({"CLUSTER", "SETSLOT", s, "NODE", target_id}) == "OK");
+    REQUIRE(sync_client(source).text({"CLUSTER", "SETSLOT", s, "NODE", target_id}) == "OK");
+    for (uint16_t p : masters) {
+      if (p != source && p != target) sync_client(p).text({"CLUSTER", "SETSLOT", s, "NODE", target_id});
+    }
+    // Redis unsubscribes the channel on the source; the worker subscribes at the target.
+    REQUIRE(run_until(&loop, [&] { return a.subscribed[ch] == 2 && a.ps->confirmed(ch); }));
+    REQUIRE(run_until(&loop, [&] {
+      auto r = sync_client(target).run({"PUBSUB", "SHARDNUMSUB", ch});
+      return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->element[1]->integer == 1;
+    }));
+
+    // b's map still names the source: the publish and the command are MOVED to the target.
+    REQUIRE(b.ps->map() != nullptr);
+    CHECK(b.ps->map()->shard_for_slot(slot)->master.port == source);
+    CHECK(b.ps->publish(ch, "after the move"));
+    long long length = -2;
+    b.ps->command(key, {"XLEN", key}, [&](const redisReply* r) {
+      length = r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    });
+    REQUIRE(run_until(&loop, [&] { return a.has(ch, "after the move") && length != -2; }));
+    CHECK(length == 1);
+    // ... and the MOVED refreshed its map.
+    REQUIRE(run_until(&loop, [&] { return b.ps->map()->shard_for_slot(slot)->master.port == target; }));
+    a.ps->stop();
+    b.ps->stop();
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("shard_pubsub: a killed master: the replica takes over, the channel is subscribed again, other shards keep working") {
+  CLUSTER_TEST();
+  const uint16_t victim = masters[2];
+  {
+    worker a(&loop, cluster_config({masters[0], masters[1], masters[2]}), "worker a");
+    worker b(&loop, cluster_config({masters[0], masters[1], masters[2]}), "worker b");
+    const std::string lost = channel_on(m, victim, "failover");
+    const std::string kept1 = channel_on(m, masters[0], "steady");
+    const std::string kept2 = channel_on(m, masters[1], "steady");
+    for (const auto& ch : {lost, kept1, kept2}) a.ps->subscribe(ch);
+    REQUIRE(run_until(&loop, [&] {
+      return a.ps->confirmed(lost) && a.ps->confirmed(kept1) && a.ps->confirmed(kept2) &&
+             b.ps->up();
+    }));
+    int n = 0;
+    bool kept_refused = false;
+    auto pump = [&] {  // a publish to each channel; the kept ones must never be refused
+      ++n;
+      kept_refused = !b.ps->publish(kept1, std::to_string(n)) || kept_refused;
+      kept_refused = !b.ps->publish(kept2, std::to_string(n)) || kept_refused;
+      b.ps->publish(lost, std::to_string(n));
+    };
+    for (int i = 0; i < 5; ++i) {
+      pump();
+      run_for(&loop, 20);
+    }
+    REQUIRE(run_until(&loop, [&] { return a.count(kept1) == 5 && a.count(lost) == 5; }));
+
+    cluster.node(victim)->proc.kill_now();  // SIGKILL by PID
+    const size_t kept_before = a.count(kept1) + a.count(kept2);
+    uv_update_time(&loop);
+    const uint64_t killed_at = uv_now(&loop);
+    REQUIRE(run_until(
+        &loop,
+        [&] {
+          pump();
+          run_for(&loop, 20);
+          return a.subscribed[lost] >= 2 && a.ps->confirmed(lost) && b.ps->channel_up(lost);
+        },
+        30000));
+    uv_update_time(&loop);
+    MESSAGE("failover seen by the workers after ", uv_now(&loop) - killed_at, " ms");
+    CHECK_FALSE(kept_refused);
+    CHECK(a.count(kept1) + a.count(kept2) > kept_before + 10);  // delivered throughout
+    CHECK(a.ps->channel_up(kept1));
+    CHECK(a.ps->channel_up(lost));
+    CHECK(a.ps->map()->shard_for_key(lost)->master.port != victim);
+
+    CHECK(b.ps->publish(lost, "after the failover"));
+    REQUIRE(run_until(&loop, [&] { return a.has(lost, "after the failover"); }));
+    CHECK(a.stats.bus_reconnects_total.load() > 0);
+    a.ps->stop();
+    b.ps->stop();
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_SUITE_END();
