@@ -18,8 +18,9 @@
  * Processes
  *   freePort() -> Promise<number>                 a currently free TCP port on 127.0.0.1
  *   makeTempDir(prefix) -> path                    a new directory under $TMPDIR, removed at exit
- *   startRedis({port}) -> Promise<Redis>           redis-server on 127.0.0.1 (--save "" --appendonly
- *       no), resolved once PING answers. Redis: {port, url, pid, logs, stop(), kill() (SIGKILL),
+ *   startRedis({port, netns}) -> Promise<Redis>    redis-server on 127.0.0.1 (--save "" --appendonly
+ *       no), resolved once PING answers; `netns` (a ./netns.js host): in its namespace, on its IP.
+ *       Redis: {host, port, url, pid, logs, stop(), kill() (SIGKILL),
  *       restart() (same port; after kill/stop), command(...args) -> Promise<reply>} (a Buffer
  *       argument is sent byte for byte)
  *   spawnLogged(label, cmd, args, {env, cwd, ipc, netns}) -> Proc   any other child process, remembered
@@ -443,37 +444,39 @@ function parseResp(buf, pos) {
   }
 }
 
-async function redisPings(port) {
+async function redisPings(port, host = '127.0.0.1') {
   try {
-    return (await redisCommand(port, ['PING'], { timeout: 500 })) === 'PONG';
+    return (await redisCommand(port, ['PING'], { host, timeout: 500 })) === 'PONG';
   } catch {
     return false;
   }
 }
 
-async function startRedis({ port, readyTimeout = 10000 } = {}) {
+async function startRedis({ port, readyTimeout = 10000, netns } = {}) {
   port = port || (await freePort());
+  const host = netns ? netns.ip : '127.0.0.1';
   const dir = makeTempDir('chatd-it-redis-');
   let proc = null;
   const logs = [];
 
   async function launch() {
-    if (await portAccepts(port)) throw new Error(`cannot start redis-server: port ${port} is in use`);
-    proc = spawnLogged('redis', REDIS_SERVER, [
-      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    if (await portAccepts(port, host)) throw new Error(`cannot start redis-server: port ${port} is in use`);
+    proc = spawnLogged(netns ? `redis@${netns.label}` : 'redis', REDIS_SERVER, [
+      '--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no',
       '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
-    ]);
+    ], { netns: netns && netns.netns });
     proc.logs = logs; // one log across restarts
     await waitFor(async () => {
       if (proc.exited) throw new Error(`redis-server exited: ${JSON.stringify(proc.exited)}\n${logs.join('\n')}`);
-      return redisPings(port);
-    }, { timeout: readyTimeout, interval: 20, message: `redis-server on port ${port} to answer PING` });
+      return redisPings(port, host);
+    }, { timeout: readyTimeout, interval: 20, message: `redis-server on ${host}:${port} to answer PING` });
   }
   await launch();
 
   const redis = {
+    host,
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${host}:${port}`,
     logs,
     get pid() {
       return proc && !proc.exited ? proc.child.pid : null;
@@ -492,7 +495,7 @@ async function startRedis({ port, readyTimeout = 10000 } = {}) {
       await launch();
     },
     command(...args) {
-      return redisCommand(port, args);
+      return redisCommand(port, args, { host });
     },
     async cleanup() {
       await redis.stop();
