@@ -17,6 +17,12 @@
  * pub and sub clients, SSUBSCRIBEs the adapter's channels again on them and drops the old ones.
  * chatd has to do the equivalent by itself.
  *
+ * And one thing is made as chatd does it: the stock adapter SSUBSCRIBEs a new room's channel
+ * without waiting (on create-room), and socket.io answers CONNECT before the connection handler
+ * joins the room, so a message another host publishes right after the CONNECT can miss this one.
+ * chatd answers CONNECT once the room's subscription is confirmed; here a handshake middleware
+ * joins the room and waits for its SSUBSCRIBE before letting the connection through.
+ *
  * Usage: node sharded-server.js --nodes redis://ip:port[,redis://ip:port...] [--port 8000]
  *          [--host 0.0.0.0] [--key socket.io] [--ping-interval 25000] [--ping-timeout 20000]
  *          [--transports websocket,polling] [--watch-ms 500]
@@ -92,12 +98,23 @@ async function slotMap(nodes) {
   return null;
 }
 
+// Remembers the promise of every SSUBSCRIBE made through `client`, by channel.
+function trackSubscriptions(client, pending) {
+  const sSubscribe = client.sSubscribe.bind(client);
+  client.sSubscribe = (channel, listener, bufferMode) => {
+    const p = sSubscribe(channel, listener, bufferMode);
+    pending.set(channel, p.catch((e) => log(`SSUBSCRIBE ${channel}: ${e.message}`)));
+    return p;
+  };
+  return client;
+}
+
 // New pub/sub clients under `adapter`, every channel it listens on subscribed again on them. The
 // new subscriber's messages are dropped until the old one is closed, in the same tick, so that a
 // message of a healthy shard is not delivered by both.
-async function rebuildClients(adapter, nodes) {
+async function rebuildClients(adapter, nodes, pending) {
   const pub = newCluster(nodes, 'pub');
-  const sub = newCluster(nodes, 'sub');
+  const sub = trackSubscriptions(newCluster(nodes, 'sub'), pending);
   await Promise.all([pub.connect(), sub.connect()]);
   let live = false;
   const handler = (message, channel) => {
@@ -124,7 +141,8 @@ async function main() {
   // As seed-server.js: an adapter PUBLISH that fails is logged, not fatal.
   process.on('unhandledRejection', (e) => log(`unhandled rejection: ${e && e.message}`));
   const pubClient = newCluster(opts.nodes, 'pub');
-  const subClient = newCluster(opts.nodes, 'sub');
+  const pending = new Map();
+  const subClient = trackSubscriptions(newCluster(opts.nodes, 'sub'), pending);
   await Promise.all([pubClient.connect(), subClient.connect()]);
 
   const io = new Server({ transports: opts.transports, pingInterval: opts.pingInterval, pingTimeout: opts.pingTimeout });
@@ -132,6 +150,12 @@ async function main() {
   const adapter = io.of('/').adapter;
   const busUp = () => Boolean(adapter.pubClient && adapter.pubClient.isOpen);
   seedGateway(io, { busAccepts: busUp });
+  io.use(async (socket, next) => {
+    const room = socket.handshake.query.channel; // checked by the gateway's middleware
+    socket.join(room);
+    if (adapter.shouldUseASeparateNamespace(room)) await pending.get(adapter.dynamicChannel(room));
+    next();
+  });
 
   const httpServer = http.createServer((req, res) => {
     if (req.method === 'GET' && new URL(req.url, 'http://x').pathname === '/healthz') {
@@ -156,7 +180,7 @@ async function main() {
       try {
         const now = await slotMap(opts.nodes);
         if (now && known && now !== known) {
-          const n = await rebuildClients(adapter, opts.nodes);
+          const n = await rebuildClients(adapter, opts.nodes, pending);
           log(`slot map changed (${known} -> ${now}): new cluster clients, ${n} channels subscribed again`);
           known = now;
         } else if (now && !known) {

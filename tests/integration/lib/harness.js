@@ -957,6 +957,7 @@ module.exports = {
   getMetrics,
   chatdBinary,
   toYaml,
+  deepMerge,
   makeServer,
   waitReady,
   startChatd,
