@@ -21,13 +21,14 @@
  *             `ip netns exec` execs the command, so the PID is the command's own),
  *         linkDown(host), linkUp(host)   the host's bridge-side veth down/up: the host is cut off
  *             (its processes keep running, their TCP peers just stop hearing from them),
- *         teardown()   deletes every namespace and the bridge (the veths go with the namespaces);
- *             idempotent; also run from a process 'exit' handler}
+ *         teardown()   SIGKILLs whatever still runs in its namespaces, deletes them and the bridge
+ *             (the veths go with the namespaces); idempotent; also run from a process 'exit'
+ *             handler, and SIGINT/SIGTERM are made to exit the process so that it runs}
  *   Host: {label, netns (namespace name), ip, veth (bridge side), index}
  *
  * A run killed before its exit handler (CTest's timeout sends SIGKILL) leaves its namespaces
  * behind: each run records what it made in $TMPDIR/chatd-netns/<id>.json with its PID, and the
- * next createHosts() deletes what a dead PID left.
+ * next createHosts() deletes what a dead PID left (SIGKILLing what still runs in its namespaces).
  */
 
 const { execFileSync } = require('node:child_process');
@@ -75,8 +76,21 @@ function pidAlive(pid) {
   }
 }
 
-// What runs that died without their exit handler left: namespaces and bridges named in their
-// state files.
+// Deletes namespace `ns` after SIGKILLing what still runs in it (`ip netns pids`: processes a run
+// of this file started there, the only ones that can be in a namespace it made).
+function deleteNamespace(ns) {
+  for (const pid of (ip(['netns', 'pids', ns], { quiet: true }) || '').split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  ip(['netns', 'del', ns], { quiet: true });
+}
+
+// What runs that died without their exit handler left: namespaces (and what runs in them) and
+// bridges named in their state files.
 function sweepStale() {
   let files = [];
   try {
@@ -93,7 +107,7 @@ function sweepStale() {
       continue;
     }
     if (pidAlive(state.pid)) continue;
-    for (const ns of state.namespaces || []) ip(['netns', 'del', ns], { quiet: true });
+    for (const ns of state.namespaces || []) deleteNamespace(ns);
     if (state.bridge) ip(['link', 'del', state.bridge], { quiet: true });
     fs.rmSync(file, { force: true });
   }
@@ -131,15 +145,22 @@ function createHosts(labels) {
   fs.writeFileSync(stateFile, JSON.stringify({ pid: process.pid, bridge, namespaces: hosts.map((h) => h.netns) }));
 
   let tornDown = false;
+  // SIGINT/SIGTERM (Ctrl-C, a runner giving up) end the process through process.exit, so that
+  // the exit handlers (this teardown, the harness's kill of its children) run.
+  const onSignal = (sig) => process.exit(sig === 'SIGINT' ? 130 : 143);
   const teardown = () => {
     if (tornDown) return;
     tornDown = true;
     process.removeListener('exit', teardown);
-    for (const h of hosts) ip(['netns', 'del', h.netns], { quiet: true });
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    for (const h of hosts) deleteNamespace(h.netns);
     ip(['link', 'del', bridge], { quiet: true });
     fs.rmSync(stateFile, { force: true });
   };
   process.on('exit', teardown);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     ip(['link', 'add', bridge, 'type', 'bridge']);
