@@ -18,7 +18,8 @@
  *       tests/reference/seed-server.js on the single Redis (createAdapter)
  * Every server listens on <host ip>:8000 (each namespace has its own ports).
  *
- *   clusterTarget() -> 'chatd' | 'node'   CHATD_CLUSTER_TARGET (default chatd)
+ *   clusterTarget() -> 'chatd' | 'node'   CHATD_CLUSTER_TARGET (default chatd; node when
+ *       CHATD_TARGET=reference, so that the whole suite against the reference runs no chatd)
  *   startHostsWorld({targets, redis = 'cluster', workers = 2, pingMs, config, readyTimeout})
  *       -> Promise<World>   targets: one per server host, e.g. ['chatd', 'chatd', 'node'];
  *       pingMs: Engine.IO ping interval and timeout of every server (how soon a cut-off client
@@ -33,7 +34,7 @@
  */
 
 const path = require('node:path');
-const { SOURCE_DIR, deepMerge, startChatd, startRedis, makeServer, waitReady } = require('./harness');
+const { SOURCE_DIR, isReference, deepMerge, startChatd, startRedis, makeServer, waitReady } = require('./harness');
 const { createHosts } = require('./netns');
 const { startRedisCluster } = require('./redis_cluster');
 
@@ -42,7 +43,7 @@ const SHARDED_SERVER = path.join(SOURCE_DIR, 'tests', 'reference', 'sharded-serv
 const SEED_SERVER = path.join(SOURCE_DIR, 'tests', 'reference', 'seed-server.js');
 
 function clusterTarget() {
-  const t = (process.env.CHATD_CLUSTER_TARGET || 'chatd').toLowerCase();
+  const t = (process.env.CHATD_CLUSTER_TARGET || (isReference ? 'node' : 'chatd')).toLowerCase();
   if (t !== 'chatd' && t !== 'node') throw new Error(`CHATD_CLUSTER_TARGET must be "chatd" or "node", not "${t}"`);
   return t;
 }
