@@ -91,8 +91,9 @@ function busAccepts(io) {
   return Boolean(pub && pub.isReady);
 }
 
-// chat.gateway.ts on `io`, plus the handshake check; onConnections(n) after every change.
-function seedGateway(io, { onConnections = () => {} } = {}) {
+// chat.gateway.ts on `io`, plus the handshake check; onConnections(n) after every change;
+// busAccepts(io) is what the message ack reports as `bus` (another adapter's publisher check).
+function seedGateway(io, { onConnections = () => {}, busAccepts: busUp = busAccepts } = {}) {
   let connections = 0;
   io.use((socket, next) => {
     const channel = socket.handshake.query.channel;
@@ -114,7 +115,7 @@ function seedGateway(io, { onConnections = () => {} } = {}) {
       const payload = args.length === 1 ? args[0] : args; // Nest's IoAdapter.mapPayload
       socket.to(channel).emit('chat', payload);
       // As chatd: the ack says whether the broadcast reached the Redis publisher link.
-      if (ack) ack({ bus: busAccepts(io) });
+      if (ack) ack({ bus: busUp(io) });
     });
 
     socket.on('disconnect', () => {

@@ -17,25 +17,31 @@
  *
  * Processes
  *   freePort() -> Promise<number>                 a currently free TCP port on 127.0.0.1
- *   startRedis({port}) -> Promise<Redis>           redis-server on 127.0.0.1 (--save "" --appendonly
- *       no), resolved once PING answers. Redis: {port, url, pid, logs, stop(), kill() (SIGKILL),
+ *   makeTempDir(prefix) -> path                    a new directory under $TMPDIR, removed at exit
+ *   startRedis({port, netns}) -> Promise<Redis>    redis-server on 127.0.0.1 (--save "" --appendonly
+ *       no), resolved once PING answers; `netns` (a ./netns.js host): in its namespace, on its IP.
+ *       Redis: {host, port, url, pid, logs, stop(), kill() (SIGKILL),
  *       restart() (same port; after kill/stop), command(...args) -> Promise<reply>} (a Buffer
  *       argument is sent byte for byte)
- *   spawnLogged(label, cmd, args, {env, cwd, ipc}) -> Proc   any other child process, remembered
+ *   spawnLogged(label, cmd, args, {env, cwd, ipc, netns}) -> Proc   any other child process, remembered
  *       and killed by PID at exit like the servers: {child, logs, exited, whenExited(),
  *       waitForLog(regex, timeout), stop({timeout, signal}), logTail(n)}; `ipc` adds a Node IPC
  *       channel (advanced serialization). The Node peer of the fleet tests uses it (./node_peer.js).
- *   startChatd({workers, port, redisUrl, config, args, env, readyTimeout}) -> Promise<Server>
+ *       `netns` (a namespace name) runs it inside that network namespace (`ip netns exec`).
+ *   startChatd({workers, port, redisUrl, config, args, env, readyTimeout, netns}) -> Promise<Server>
  *       writes a temporary YAML config (listen 127.0.0.1:port, workers, redis.url,
  *       shutdown_timeout 2000, recovery.enabled false, log.level info, deep-merged with `config`, e.g.
  *       {engineio: {ping_interval: 300}}; keys as in etc/chatd.yaml, durations in ms),
  *       spawns CHATD_BIN --config FILE ...args,
  *       resolves once the port accepts, GET /healthz answers 200 and (for workers > 1) every
- *       worker process exists.
+ *       worker process exists. `netns`: a host of ./netns.js ({netns, ip, label}): chatd runs in
+ *       its namespace and listens on its IP (server.url then names that IP).
+ *   makeServer(kind, proc, {port, host, ...}) / waitReady(server, proc, {workers, readyTimeout,
+ *       label})   the Server object and the readiness wait above, for other servers (./cluster_hosts.js)
  *   startReference({...same options}) -> Promise<Server>   the reference server; `config` keys it
  *       understands (engineio.ping_interval/ping_timeout/max_payload, transports) become flags.
  *   startServer(opts) -> Promise<Server>           startChatd or startReference per CHATD_TARGET.
- *   Server: {kind: "chatd"|"reference", port, url, pid, logs (array of lines), configPath,
+ *   Server: {kind: "chatd"|"reference", host, port, url, pid, logs (array of lines), configPath,
  *       waitForLog(regex, timeout) -> Promise<line>, stop({timeout}) (SIGTERM, then SIGKILL after
  *       the timeout) -> Promise<{code, signal, forced}>, kill() (SIGKILL), signal(name),
  *       workerPids() -> number[] (children of the master), exited (null or {code, signal}),
@@ -220,7 +226,9 @@ function makeTempDir(prefix) {
 // Spawns `cmd args`, captures stdout and stderr line by line into `logs`, and reports the exit.
 // With `ipc` (cmd must be node), the child also gets an IPC channel (child.send / 'message') with
 // the "advanced" serialization, so Buffers and Maps travel as they are.
-function spawnLogged(label, cmd, args, { env, cwd, ipc = false } = {}) {
+function spawnLogged(label, cmd, args, { env, cwd, ipc = false, netns } = {}) {
+  // `ip netns exec` enters the namespace and execs the command: the child's PID is the command's.
+  if (netns) [cmd, args] = ['ip', ['netns', 'exec', netns, cmd, ...args]];
   const child = spawn(cmd, args, {
     cwd: cwd || SOURCE_DIR,
     env: { ...process.env, ...(env || {}) },
@@ -436,37 +444,39 @@ function parseResp(buf, pos) {
   }
 }
 
-async function redisPings(port) {
+async function redisPings(port, host = '127.0.0.1') {
   try {
-    return (await redisCommand(port, ['PING'], { timeout: 500 })) === 'PONG';
+    return (await redisCommand(port, ['PING'], { host, timeout: 500 })) === 'PONG';
   } catch {
     return false;
   }
 }
 
-async function startRedis({ port, readyTimeout = 10000 } = {}) {
+async function startRedis({ port, readyTimeout = 10000, netns } = {}) {
   port = port || (await freePort());
+  const host = netns ? netns.ip : '127.0.0.1';
   const dir = makeTempDir('chatd-it-redis-');
   let proc = null;
   const logs = [];
 
   async function launch() {
-    if (await portAccepts(port)) throw new Error(`cannot start redis-server: port ${port} is in use`);
-    proc = spawnLogged('redis', REDIS_SERVER, [
-      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    if (await portAccepts(port, host)) throw new Error(`cannot start redis-server: port ${port} is in use`);
+    proc = spawnLogged(netns ? `redis@${netns.label}` : 'redis', REDIS_SERVER, [
+      '--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no',
       '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
-    ]);
+    ], { netns: netns && netns.netns });
     proc.logs = logs; // one log across restarts
     await waitFor(async () => {
       if (proc.exited) throw new Error(`redis-server exited: ${JSON.stringify(proc.exited)}\n${logs.join('\n')}`);
-      return redisPings(port);
-    }, { timeout: readyTimeout, interval: 20, message: `redis-server on port ${port} to answer PING` });
+      return redisPings(port, host);
+    }, { timeout: readyTimeout, interval: 20, message: `redis-server on ${host}:${port} to answer PING` });
   }
   await launch();
 
   const redis = {
+    host,
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${host}:${port}`,
     logs,
     get pid() {
       return proc && !proc.exited ? proc.child.pid : null;
@@ -485,7 +495,7 @@ async function startRedis({ port, readyTimeout = 10000 } = {}) {
       await launch();
     },
     command(...args) {
-      return redisCommand(port, args);
+      return redisCommand(port, args, { host });
     },
     async cleanup() {
       await redis.stop();
@@ -583,11 +593,12 @@ function yamlScalar(v) {
   return String(v);
 }
 
-function makeServer(kind, proc, { port, configPath, tmpDir }) {
+function makeServer(kind, proc, { port, configPath, tmpDir, host = '127.0.0.1' }) {
   return {
     kind,
+    host,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     configPath,
     logs: proc.logs,
     sanitizerReports: proc.sanitizerReports,
@@ -634,14 +645,14 @@ async function waitReady(server, proc, { workers, readyTimeout, label }) {
     if (proc.exited) {
       throw new Error(`${label} exited during start-up (code ${proc.exited.code}, signal ${proc.exited.signal})`);
     }
-    if (!(await portAccepts(server.port))) return false;
-    const res = await httpRequest(server.port, { path: '/healthz', timeout: 1000 });
+    if (!(await portAccepts(server.port, server.host))) return false;
+    const res = await httpRequest(server.port, { host: server.host, path: '/healthz', timeout: 1000 });
     if (res.status !== 200) return false;
     return workers > 1 ? server.workerPids().length >= workers : true;
   }, {
     timeout: readyTimeout,
     interval: 50,
-    message: () => `${label} on port ${server.port} to accept and answer GET /healthz 200` +
+    message: () => `${label} on ${server.host}:${server.port} to accept and answer GET /healthz 200` +
       (workers > 1 ? ` with ${workers} workers (have ${server.workerPids().length})` : '') +
       `; log tail:\n${proc.logTail(30)}`,
   }).catch(async (e) => {
@@ -650,14 +661,15 @@ async function waitReady(server, proc, { workers, readyTimeout, label }) {
   });
 }
 
-async function startChatd({ workers = 1, port, redisUrl = 'redis://127.0.0.1:6379', config = {}, args = [], env = {}, readyTimeout = 15000 } = {}) {
+async function startChatd({ workers = 1, port, redisUrl = 'redis://127.0.0.1:6379', config = {}, args = [], env = {}, readyTimeout = 15000, netns } = {}) {
+  const host = netns ? netns.ip : '127.0.0.1';
   port = port || (await freePort());
   const tmpDir = makeTempDir('chatd-it-');
   const configPath = path.join(tmpDir, 'chatd.yaml');
   const { transports, ...chatdConfig } = config; // `transports` is a reference-only knob
   void transports;
   const merged = deepMerge({
-    listen: { address: '127.0.0.1', port },
+    listen: { address: host, port },
     workers,
     redis: { url: redisUrl },
     // Tests do not wait for drains: a short grace keeps every stop quick. Tests of the graceful
@@ -669,8 +681,9 @@ async function startChatd({ workers = 1, port, redisUrl = 'redis://127.0.0.1:637
     log: { level: 'info' },
   }, chatdConfig);
   fs.writeFileSync(configPath, `# written by tests/integration/lib/harness.js\n${toYaml(merged)}`);
-  const proc = spawnLogged('chatd', chatdBinary(), ['--config', configPath, ...args], { env });
-  const server = makeServer('chatd', proc, { port, configPath, tmpDir });
+  const proc = spawnLogged(netns ? `chatd@${netns.label}` : 'chatd', chatdBinary(), ['--config', configPath, ...args],
+    { env, netns: netns && netns.netns });
+  const server = makeServer('chatd', proc, { port, configPath, tmpDir, host });
   await waitReady(server, proc, { workers, readyTimeout, label: `chatd (${chatdBinary()})` });
   return server;
 }
@@ -934,6 +947,7 @@ module.exports = {
   plainData,
   freePort,
   portAccepts,
+  makeTempDir,
   childPids,
   redisCommand,
   spawnLogged,
@@ -943,6 +957,9 @@ module.exports = {
   getMetrics,
   chatdBinary,
   toYaml,
+  deepMerge,
+  makeServer,
+  waitReady,
   startChatd,
   startReference,
   startServer,
