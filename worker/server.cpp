@@ -62,7 +62,13 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   };
   auto on_room_ready = [this](std::string_view room) { chat_->on_room_ready(room); };
   redis_commander commands;
-  {
+  if (cfg_.redis_cluster) {
+    sharded_ = std::make_unique<sharded_bus>(
+        loop_, cfg_, uid, &stats_, sharded_bus::callbacks{on_broadcast, on_state, on_room_ready});
+    port_ = sharded_.get();
+    wire_ = sharded_.get();
+    commands = sharded_->commander();
+  } else {
     bus::callbacks cb;
     cb.on_broadcast = on_broadcast;
     cb.on_state = on_state;

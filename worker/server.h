@@ -11,6 +11,7 @@
 #include "worker/namespace_table.h"
 #include "worker/bus.h"
 #include "worker/classic_adapter_wire.h"
+#include "worker/sharded_bus.h"
 #include "worker/chat.h"
 #include "worker/frame.h"
 #include "worker/handover.h"
@@ -144,6 +145,7 @@ class server {
   // which is both. port_ and wire_ point at whichever is in use.
   std::unique_ptr<bus> bus_;
   std::unique_ptr<classic_adapter_wire> classic_wire_;
+  std::unique_ptr<sharded_bus> sharded_;
   bus_port* port_ = nullptr;
   adapter_wire* wire_ = nullptr;
   std::unique_ptr<chat> chat_;

@@ -11,6 +11,9 @@
  *            fleet hooks and the adapter hardening of tests/reference/seed-server.js, so clients
  *            connect to it as to any other server of the fleet;
  *   emitter  no server: a @socket.io/redis-emitter on one node-redis client.
+ *   sharded  as peer, but on Redis Cluster with the sharded adapter (createShardedAdapter,
+ *            subscriptionMode "dynamic") on node-redis 4's createCluster; --redis is a
+ *            comma-separated list of seed URLs. allRooms() does not exist there.
  *
  * Parent side
  *   startPeer({redisUrl, port, mode = 'peer', readyTimeout}) -> Promise<Peer>
@@ -53,8 +56,9 @@ function revive(v) {
 
 async function startPeer({ redisUrl, port, mode = 'peer', readyTimeout = 10000 } = {}) {
   const { freePort, spawnLogged, withTimeout } = require('./harness');
-  if (mode === 'peer') port = port || (await freePort());
-  const args = [__filename, '--mode', mode, '--redis', redisUrl, ...(mode === 'peer' ? ['--port', String(port)] : [])];
+  const serves = mode === 'peer' || mode === 'sharded';
+  if (serves) port = port || (await freePort());
+  const args = [__filename, '--mode', mode, '--redis', redisUrl, ...(serves ? ['--port', String(port)] : [])];
   const proc = spawnLogged(`node-peer(${mode})`, process.execPath, args, { ipc: true });
   const pending = new Map();
   let nextId = 1;
@@ -92,7 +96,7 @@ async function startPeer({ redisUrl, port, mode = 'peer', readyTimeout = 10000 }
   return {
     mode,
     port,
-    url: mode === 'peer' ? `http://127.0.0.1:${port}` : null,
+    url: serves ? `http://127.0.0.1:${port}` : null,
     uid: hello.uid,
     logs: proc.logs,
     get pid() {
@@ -194,11 +198,14 @@ function emitterOps(emitter) {
 async function startPeerServer(opts) {
   const http = require('node:http');
   const { Server } = require('socket.io');
-  const { createAdapter } = require('@socket.io/redis-adapter');
-  const { createClient } = require('redis');
+  const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapter');
+  const { createClient, createCluster } = require('redis');
   const { seedGateway, fleetHooks, hardenAdapter } = require(path.join(__dirname, '..', '..', 'reference', 'seed-server.js'));
 
-  const pubClient = createClient({ url: opts.redis });
+  const sharded = opts.mode === 'sharded';
+  const pubClient = sharded
+    ? createCluster({ rootNodes: opts.redis.split(',').map((url) => ({ url })) })
+    : createClient({ url: opts.redis });
   const subClient = pubClient.duplicate();
   for (const c of [pubClient, subClient]) c.on('error', (e) => log(`redis: ${e.message}`));
   await Promise.all([pubClient.connect(), subClient.connect()]);
@@ -208,13 +215,17 @@ async function startPeerServer(opts) {
     res.end(req.url === '/healthz' ? 'ok\n' : 'not found\n');
   });
   const io = new Server(httpServer, { transports: ['polling', 'websocket'] });
-  hardenAdapter(); // a stock adapter dies of the hostile-input test's garbage (see seed-server.js)
-  io.adapter(createAdapter(pubClient, subClient));
+  if (sharded) {
+    io.adapter(createShardedAdapter(pubClient, subClient));
+  } else {
+    hardenAdapter(); // a stock adapter dies of the hostile-input test's garbage (see seed-server.js)
+    io.adapter(createAdapter(pubClient, subClient));
+  }
   seedGateway(io);
   const { ops, received } = peerOps(io);
   fleetHooks(io, { onServerSideEmit: ([event, ...args]) => received.push({ event, args: args.filter((x) => typeof x !== 'function') }) });
   await new Promise((resolve) => httpServer.listen(opts.port, '127.0.0.1', resolve));
-  log(`peer listening on 127.0.0.1:${opts.port} (redis ${opts.redis}), adapter uid ${io.of('/').adapter.uid}`);
+  log(`peer listening on 127.0.0.1:${opts.port} (redis ${opts.redis}${sharded ? ', sharded' : ''}), adapter uid ${io.of('/').adapter.uid}`);
   const close = () => {
     io.close();
     Promise.allSettled([pubClient.quit(), subClient.quit()]).finally(() => process.exit(0));
