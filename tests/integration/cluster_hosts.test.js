@@ -19,6 +19,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { connectClient, waitFor, settle, sleep, unstamped, describeValue } = require('./lib/harness');
 const { canCreateNamespaces } = require('./lib/netns');
+const { slotOf } = require('./lib/process');
 const { clusterTarget, startHostsWorld, roomsOnEveryShard } = require('./lib/cluster_hosts');
 
 const TARGET = clusterTarget();
@@ -218,6 +219,11 @@ test(`chat on a 3-master Redis Cluster across namespaced hosts (target ${TARGET}
       own(m) ? `${label(m)} got ${own(m)} of its own messages` : '',
     ])).filter(Boolean);
     assert.deepEqual(problems, []);
+    if (TARGET === 'chatd') {
+      // which chatd workers the clients landed on, per host (SO_REUSEPORT spreads them)
+      const spread = CHAT_HOSTS.map((h) => `h${h + 1}: ${[...new Set(all.flatMap((r) => r.members.filter((m) => m.host === h).map((m) => slotOf(m.socket))))].sort()}`);
+      t.diagnostic(`counted: worker slots in use ${spread.join('; ')}`);
+    }
     t.diagnostic(`counted: ${all.length} rooms, ${all.reduce((a, r) => a + r.senders.length, 0)} senders x ${N}, ` +
       `${all.reduce((a, r) => a + r.members.reduce((b, m) => b + m.chats.length, 0), 0)} deliveries`);
   });
