@@ -19,6 +19,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { connectClient, waitFor, settle, sleep, unstamped, describeValue } = require('./lib/harness');
 const { canCreateNamespaces } = require('./lib/netns');
+const { slotOf } = require('./lib/process');
 const { clusterTarget, startHostsWorld, roomsOnEveryShard } = require('./lib/cluster_hosts');
 
 const TARGET = clusterTarget();
@@ -154,10 +155,18 @@ test(`chat on a 3-master Redis Cluster across namespaced hosts (target ${TARGET}
     assert.deepEqual(exits, [], 'servers that exited on their own');
   });
   const { cluster, net } = world;
+  // A subtest whose members are closed at its end, passed or failed.
+  const step = (name, fn) => t.test(name, async () => {
+    try {
+      await fn();
+    } finally {
+      leaveAll(ctx);
+    }
+  });
   t.diagnostic(`hosts ${world.hosts.map((h) => `${h.label}=${h.ip}`).join(' ')}; redis ${world.redisHosts.map((h) => `${h.label}=${h.ip}`).join(' ')}`);
   t.diagnostic(`masters ${(await cluster.masters()).map((m) => `${m.node.label} ${m.slots.map((s) => s.join('-'))} (replica ${m.replicas.map((r) => r.label)})`).join('; ')}`);
 
-  await t.test('rooms are sharded channels: SSUBSCRIBEd on their slot\'s master by every host, nothing on classic pub/sub', async () => {
+  await step('rooms are sharded channels: SSUBSCRIBEd on their slot\'s master by every host, nothing on classic pub/sub', async () => {
     const rooms = await roomsOnEveryShard(cluster, 'shard');
     for (const { room } of rooms) {
       for (const h of CHAT_HOSTS) await join(ctx, { room, userId: `${room}-h${h + 1}`, host: h });
@@ -174,16 +183,14 @@ test(`chat on a 3-master Redis Cluster across namespaced hosts (target ${TARGET}
       if (classic.length || patterns) problems.push(`${node.label}: classic subscriptions ${describeValue(classic)}, ${patterns} patterns`);
     }
     assert.deepEqual(problems, []);
-    leaveAll(ctx);
   });
 
-  await t.test('seed flow across hosts: login to the others, message to every other member once (websocket and polling)', async () => {
+  await step('seed flow across hosts: login to the others, message to every other member once (websocket and polling)', async () => {
     const rooms = await roomsOnEveryShard(cluster, 'seed');
     await Promise.all(rooms.map(({ room }) => seedFlow(ctx, { room, hosts: CHAT_HOSTS, transports: ['websocket', 'polling'] })));
-    leaveAll(ctx);
   });
 
-  await t.test('counted run: several senders on different hosts, every receiver gets every message exactly once', async () => {
+  await step('counted run: several senders on different hosts, every receiver gets every message exactly once', async () => {
     const N = 40;
     const rooms = await roomsOnEveryShard(cluster, 'count');
     const all = [];
@@ -212,18 +219,21 @@ test(`chat on a 3-master Redis Cluster across namespaced hosts (target ${TARGET}
       own(m) ? `${label(m)} got ${own(m)} of its own messages` : '',
     ])).filter(Boolean);
     assert.deepEqual(problems, []);
+    if (TARGET === 'chatd') {
+      // which chatd workers the clients landed on, per host (SO_REUSEPORT spreads them)
+      const spread = CHAT_HOSTS.map((h) => `h${h + 1}: ${[...new Set(all.flatMap((r) => r.members.filter((m) => m.host === h).map((m) => slotOf(m.socket))))].sort()}`);
+      t.diagnostic(`counted: worker slots in use ${spread.join('; ')}`);
+    }
     t.diagnostic(`counted: ${all.length} rooms, ${all.reduce((a, r) => a + r.senders.length, 0)} senders x ${N}, ` +
       `${all.reduce((a, r) => a + r.members.reduce((b, m) => b + m.chats.length, 0), 0)} deliveries`);
-    leaveAll(ctx);
   });
 
-  await t.test('mixed: a Node sharded-server host shares rooms with the others', async () => {
+  await step('mixed: a Node sharded-server host shares rooms with the others', async () => {
     const rooms = await roomsOnEveryShard(cluster, 'mixed');
     await Promise.all(rooms.map(({ room }) => seedFlow(ctx, { room, hosts: [0, 1, NODE_HOST], transports: ['websocket', 'polling'] })));
-    leaveAll(ctx);
   });
 
-  await t.test('a host cut off: the others keep serving, its clients move to another host and rejoin their rooms', async () => {
+  await step('a host cut off: the others keep serving, its clients move to another host and rejoin their rooms', async () => {
     const cut = world.hosts[2];
     const rooms = await roomsOnEveryShard(cluster, 'cut');
     const all = [];
@@ -273,7 +283,9 @@ test(`chat on a 3-master Redis Cluster across namespaced hosts (target ${TARGET}
     }
     // Back on the network, the host serves again (its Redis connections carry on or reconnect).
     const { room } = all[0];
-    const back = await join(ctx, { room, userId: `${room}-back`, host: 2 });
+    const back = await waitFor(() => join(ctx, { room, userId: `${room}-back`, host: 2 }).catch(() => null), {
+      timeout: 20000, interval: 500, message: `a client to connect to ${cut.label} once it is back`,
+    });
     const a = all[0].a;
     let seq = 100;
     const upAt = Date.now();
@@ -285,10 +297,9 @@ test(`chat on a 3-master Redis Cluster across namespaced hosts (target ${TARGET}
       return a.chats.some((p) => p && p.from === back.userId) && back.chats.some((p) => p && p.from === a.userId);
     }, { timeout: 30000, interval: 200, message: `${cut.label} back on the network to deliver both ways with h1` });
     t.diagnostic(`${cut.label} delivering again ${Date.now() - upAt} ms after it was connected again`);
-    leaveAll(ctx);
   });
 
-  await t.test('a Redis master killed: its replica takes over, its rooms resume, the other shards never stop', async () => {
+  await step('a Redis master killed: its replica takes over, its rooms resume, the other shards never stop', async () => {
     const rooms = await roomsOnEveryShard(cluster, 'fail');
     // The first seed of redis.nodes when it is a master: a server that only ever talks to its first
     // seed is caught too.
@@ -346,6 +357,5 @@ test(`chat on a 3-master Redis Cluster across namespaced hosts (target ${TARGET}
       })),
     ].filter(Boolean);
     assert.deepEqual(problems, []);
-    leaveAll(ctx);
   });
 });

@@ -11,7 +11,9 @@
  *   host i  namespace chatd-<id>-<label>, veth pair cv<id><i> (on the bridge) <-> cv<id><i>p
  *           (inside, address 10.<a>.<b>.<i>/24), lo up
  * <id> is 4 hex characters; 10.<a>.<b>.0/24 is chosen at random among subnets no interface of the
- * root namespace uses. Traffic stays on the bridge: no route out, no forwarding.
+ * root namespace uses. Traffic stays on the bridge: no route out, no forwarding. (A machine whose
+ * iptables FORWARD policy drops and that has br_netfilter on, as Docker hosts do, drops the hosts'
+ * traffic to each other on the bridge too: the cluster then never forms and the test says so.)
  *
  *   canCreateNamespaces() -> {ok: true} | {ok: false, reason}   creates and deletes a namespace
  *       (root, the `ip` tool, a kernel that allows it); the reason says which is missing
