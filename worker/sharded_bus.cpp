@@ -19,11 +19,11 @@ sharded_bus::sharded_bus(uv_loop_t* loop, const config& cfg, std::string uid, wo
       cb_(std::move(cb)),
       ns_channel_(sw::namespace_channel(cfg.redis_key, k_bus_nsp)),
       response_channel_(sw::response_channel(cfg.redis_key, k_bus_nsp, uid_)),
-      heartbeat_(loop, this),
+      tick_(loop, this),
       ps_(loop, cfg, fmt::format("worker {}", uid_), stats,
           {[this](std::string_view channel, std::string_view payload) { on_message(channel, payload); },
            [this](std::string_view channel) { on_subscribed(channel); },
-           [this](bool up) { on_state(up); }}) {}
+           [this](bool) { update_up(); }}) {}
 
 sharded_bus::~sharded_bus() { stop(); }
 
@@ -36,18 +36,19 @@ void sharded_bus::start() {
   ps_.subscribe(ns_channel_);
   ps_.subscribe(response_channel_);
   ps_.start();
-  heartbeat_.start(&sharded_bus::on_heartbeat, k_heartbeat_ms, k_heartbeat_ms);
+  tick_.start(&sharded_bus::on_tick, k_check_ms, k_check_ms);
 }
 
 void sharded_bus::stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (started_ && ps_.up()) {
+  if (started_ && up_) {
     send_control(sw::message_type::adapter_close);
     ps_.flush();
   }
-  heartbeat_.close();
+  tick_.close();
   ps_.stop();
+  up_ = false;
 }
 
 // --- rooms -------------------------------------------------------------------------------------
@@ -71,6 +72,7 @@ bool sharded_bus::room_pending(std::string_view room) const {
 }
 
 void sharded_bus::on_subscribed(std::string_view channel) {
+  if (channel == ns_channel_ || channel == response_channel_) return update_up();
   if (!cb_.on_room_ready) return;
   // "<key>#/#<room>#": everything between the namespace channel and the final '#'.
   if (channel.size() <= ns_channel_.size() || !channel.starts_with(ns_channel_) ||
@@ -80,13 +82,16 @@ void sharded_bus::on_subscribed(std::string_view channel) {
   cb_.on_room_ready(channel.substr(ns_channel_.size(), channel.size() - ns_channel_.size() - 1));
 }
 
-void sharded_bus::on_state(bool up) {
-  if (up && !announced_) {
-    announced_ = true;
+void sharded_bus::update_up() {
+  const bool now = !stopped_ && ps_.up() && ps_.confirmed(ns_channel_) &&
+                   ps_.confirmed(response_channel_);
+  if (now == up_) return;
+  up_ = now;
+  if (up_) {
     send_control(sw::message_type::initial_heartbeat);
+    last_heartbeat_ms_ = uv_now(loop_);
   }
-  if (!up) announced_ = false;
-  if (cb_.on_state) cb_.on_state(up);
+  if (cb_.on_state) cb_.on_state(up_);
 }
 
 // --- publishing ----------------------------------------------------------------------------------
@@ -123,9 +128,14 @@ void sharded_bus::send_control(sw::message_type type) {
   publish_message(ns_channel_, m);
 }
 
-void sharded_bus::on_heartbeat(uv_timer_t* t) noexcept {
+void sharded_bus::on_tick(uv_timer_t* t) noexcept {
   auto* self = static_cast<sharded_bus*>(t->data);
-  if (self->ps_.up()) self->send_control(sw::message_type::heartbeat);
+  self->update_up();
+  const uint64_t now = uv_now(self->loop_);
+  if (self->up_ && now - self->last_heartbeat_ms_ >= k_heartbeat_ms) {
+    self->last_heartbeat_ms_ = now;
+    self->send_control(sw::message_type::heartbeat);
+  }
 }
 
 // --- receiving -----------------------------------------------------------------------------------

@@ -40,6 +40,9 @@ class sharded_bus final : public bus_port, public adapter_wire {
     std::function<void(std::string_view room)> on_room_ready;
   };
   static constexpr uint64_t k_heartbeat_ms = 5000;
+  // How often up() is re-evaluated: the namespace channel's shard may go down while the others
+  // stay up, which shard_pubsub reports per channel, not as a change of its own up().
+  static constexpr uint64_t k_check_ms = 250;
 
   sharded_bus(uv_loop_t* loop, const config& cfg, std::string uid, worker_stats* stats,
               callbacks cb);
@@ -49,7 +52,9 @@ class sharded_bus final : public bus_port, public adapter_wire {
 
   // bus_port
   const std::string& uid() const override { return uid_; }
-  bool up() const override { return ps_.up(); }
+  // This worker is a full node of the namespace: its namespace and response channels are
+  // subscribed on shards that are up. Rooms on other shards may be degraded meanwhile.
+  bool up() const override { return up_; }
   void start() override;
   void stop() override;
   void subscribe_room(std::string_view room) override;
@@ -71,11 +76,11 @@ class sharded_bus final : public bus_port, public adapter_wire {
  private:
   void on_message(std::string_view channel, std::string_view payload);
   void on_subscribed(std::string_view channel);
-  void on_state(bool up);
+  void update_up();
   bool publish_message(const std::string& channel, const wire::sharded::message& m);
   void send_control(wire::sharded::message_type type);
   void bad_message(std::string_view channel, std::string_view why);
-  static void on_heartbeat(uv_timer_t* t) noexcept;
+  static void on_tick(uv_timer_t* t) noexcept;
 
   uv_loop_t* loop_;
   const config& cfg_;
@@ -88,9 +93,10 @@ class sharded_bus final : public bus_port, public adapter_wire {
   response_handler on_response_;
   bool started_ = false;
   bool stopped_ = false;
-  bool announced_ = false;  // INITIAL_HEARTBEAT sent since the last time the bus came up
+  bool up_ = false;
+  uint64_t last_heartbeat_ms_ = 0;
   log::rate_limited bad_log_;
-  owned_timer heartbeat_;
+  owned_timer tick_;  // up() re-evaluated, heartbeats
   shard_pubsub ps_;  // last: destroyed first, so no callback reaches a half-destroyed bus
 };
 

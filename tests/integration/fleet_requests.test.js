@@ -8,13 +8,13 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { scope } = require('./lib/harness');
-const { startFleet, serverClients, peerClients, assertFast } = require('./lib/fleet');
+const { onCluster, startFleet, serverClients, peerClients, assertFast } = require('./lib/fleet');
 const { userIdOf, idsOf, checkJoinLeave, checkJoinThenEmit, checkDisconnect, checkServerSideEmitCounted } = require('./lib/fleet_checks');
 
 test('mixed fleet: adapter requests from a Node peer are answered by every chatd worker', { timeout: 180_000 }, async (t) => {
   const fleet = await startFleet(t);
   const { peer, server, workers } = fleet;
-  const sub = (name, fn) => t.test(name, { timeout: 30_000 }, (st) => fn(scope(st), st));
+  const sub = (name, fn, opts = {}) => t.test(name, { timeout: 30_000, ...opts }, (st) => fn(scope(st), st));
   const call = (op, args) => peer.call(op, args);
 
   // chatd: every worker SUBSCRIBEs socket.io-request#/# (PUBSUB NUMSUB counts it).
@@ -121,13 +121,17 @@ test('mixed fleet: adapter requests from a Node peer are answered by every chatd
     assert.deepEqual([...rooms].filter((x) => x.startsWith(`${tag}-`)).sort(), [`${tag}-mixed`, `${tag}-only-chatd`]);
     for (const c of [...only, ...mixed, n]) assert.ok(rooms.has(c.id), `the private room of ${userIdOf(c)} (${c.id})`);
     assert.equal(r.result.length, rooms.size, 'each room once');
-  });
+  }, { skip: onCluster && 'the sharded adapter has no allRooms()' });
 
   // What chatd must do for each: see lib/fleet_checks.js.
   await sub('socketsJoin from the Node peer puts chatd sockets in a room its broadcasts reach; socketsLeave takes them out',
     (s) => checkJoinLeave(s, fleet, peer, 'join-leave'));
+  // On Redis Cluster the join travels on the namespace channel and the broadcast on the room's,
+  // which another shard may own: the sharded adapter gives no order between them, for Node
+  // servers as for chatd.
   await sub('a broadcast right after socketsJoin from the Node peer reaches the chatd sockets it joined',
-    (s) => checkJoinThenEmit(s, fleet, peer, 'join-then-emit', { withPeerClients: false }));
+    (s) => checkJoinThenEmit(s, fleet, peer, 'join-then-emit', { withPeerClients: false }),
+    { skip: onCluster && 'no order across shards between a join and a room broadcast (sharded adapter)' });
   for (const close of [false, true]) {
     await sub(`disconnectSockets(${close}) from the Node peer disconnects chatd sockets with "io server disconnect"`,
       (s) => checkDisconnect(s, fleet, peer, `disconnect-${close}`, close));

@@ -7,7 +7,11 @@
  * subtest names its rooms and users after itself (tag) so that what an earlier subtest left
  * behind cannot be counted.
  *
- *   startFleet(t, {workers}) -> {s, redis, server, peer, workers}   everything stopped in t.after
+ *   startFleet(t, {workers}) -> {s, redis, server, peer, workers, cluster}   everything stopped in
+ *       t.after. With CHATD_FLEET_REDIS=cluster (the it_fleet_*_cluster CTest entries) the same
+ *       fleet runs on a 3-master Redis Cluster on loopback: chatd with redis.mode cluster, the
+ *       peer on createShardedAdapter (the sharded adapter's format, SSUBSCRIBE/SPUBLISH);
+ *       `redis` is then the cluster's first node and `cluster` the ./redis_cluster.js Cluster.
  *   serverClients(s, fleet, {tag, room, n, ...client opts}) -> [Socket]  n clients of the server
  *       under test in `room` (userId `${tag}-c<i>`); against chatd, more (up to n + 20) until both
  *       workers hold one, so that an answer missing from either worker shows
@@ -22,15 +26,30 @@
  */
 
 const assert = require('node:assert/strict');
-const { scope, getMetrics, isReference, plainData, describeValue } = require('./harness');
+const { scope, getMetrics, isReference, plainData, describeValue, deepMerge, waitFor } = require('./harness');
 const { startPeer } = require('./node_peer');
 const { slotOf } = require('./process');
 
 const FAST_MS = 1000;
 const SPREAD_EXTRA = 20;
 
+const onCluster = process.env.CHATD_FLEET_REDIS === 'cluster';
+
 async function startFleet(t, { workers = 2, config } = {}) {
   const s = scope(t);
+  if (onCluster) {
+    const { startRedisCluster } = require('./redis_cluster');
+    const cluster = await startRedisCluster({ masters: 3 });
+    s.defer(() => cluster.cleanup());
+    const clusterConfig = deepMerge(config || {}, { redis: { mode: 'cluster', nodes: cluster.seeds } });
+    const server = await s.server({ workers, redisUrl: cluster.seeds[0], config: clusterConfig });
+    const peer = s.track(await startPeer({ redisUrl: cluster.seeds.join(','), mode: 'sharded' }));
+    // Every worker a node of the namespace (its channels subscribed) before a test counts them.
+    await waitFor(async () => (await sumMetric(server.port, 'chatd_redis_up')) >= workers,
+      { timeout: 15000, interval: 50, message: `chatd_redis_up on all ${workers} workers` });
+    const redis = { url: cluster.seeds[0], port: cluster.nodes[0].port };
+    return { s, redis, server, peer, workers, cluster };
+  }
   const redis = await s.redis();
   const server = await s.server({ workers, redisUrl: redis.url, ...(config ? { config } : {}) });
   const peer = s.track(await startPeer({ redisUrl: redis.url }));
@@ -90,4 +109,4 @@ function assertSameData(actual, expected, what) {
   if (d) assert.fail(`${what}: differs at ${d[0]}: got ${describeValue(d[1], 120)}, expected ${describeValue(d[2], 120)}`);
 }
 
-module.exports = { FAST_MS, startFleet, serverClients, peerClients, assertFast, sumMetric, assertSameData };
+module.exports = { FAST_MS, onCluster, startFleet, serverClients, peerClients, assertFast, sumMetric, assertSameData };
