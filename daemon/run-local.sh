@@ -30,6 +30,11 @@ if [[ -z "$redis_url" && -f "$config" ]]; then
                    in_redis && $1 == "url:" { print $2; exit }' "$config" | tr -d "\"'")
 fi
 redis_url=${redis_url:-redis://127.0.0.1:6379}
+redis_mode=""
+if [[ -f "$config" ]]; then
+  redis_mode=$(awk '/^[^[:space:]#]/ { in_redis = ($1 == "redis:") }
+                    in_redis && $1 == "mode:" { print $2; exit }' "$config" | tr -d "\"'")
+fi
 
 cli=()
 local_redis=false
@@ -54,6 +59,9 @@ esac
 redis_pid=""
 if [[ "$(redis-cli "${cli[@]}" ping 2>/dev/null || true)" == PONG ]]; then
   echo "run-local: Redis at $redis_url answers"
+elif [[ "$redis_mode" == cluster ]]; then
+  # A standalone throw-away Redis cannot stand in for a cluster (CLUSTER SLOTS would fail).
+  echo "run-local: warning: redis.mode is cluster and $redis_url does not answer; start the cluster (README \"Scale-out\"); chatd keeps retrying" >&2
 elif $local_redis; then
   log=$build/redis-local.log
   echo "run-local: no Redis at $redis_url; starting redis-server on 127.0.0.1:$port (log: $log)"
