@@ -87,9 +87,9 @@ TEST_CASE("sharded requests: plain broadcasts, responses and heartbeats are not 
 TEST_CASE("sharded requests: answers go both ways") {
   bus_response a;
   a.request_id = "q";
-  a.sockets.emplace();
-  a.sockets->push_back(remote_socket{});
-  a.sockets->back().id = "sock";
+  remote_socket sock;
+  sock.id = "sock";
+  a.sockets.emplace(1, sock);
   auto m = sharded::answer_message("me", request_type::remote_fetch, a);
   REQUIRE(m);
   CHECK(m->type == message_type::fetch_sockets_response);
