@@ -351,7 +351,9 @@ void shard_pubsub::on_map(const cluster_map& m, bool changed) {
   if (stopped_) {
     return;
   }
-  if (changed) {
+  {
+    // Every update, not only a changed one: a shard made for a MOVED target the map does not
+    // confirm as a master goes too.
     std::vector<std::string> gone;
     for (const auto& [address, s] : shards_) {
       bool master = false;
