@@ -256,6 +256,13 @@ std::string channel_on(const cluster_map& m, uint16_t master_port, const std::st
   return {};
 }
 
+// PUBSUB SHARDNUMSUB `channel` asked of the node on `port`; -1 without an answer.
+long long shardnumsub_at(uint16_t port, const std::string& channel) {
+  auto r = sync_client(port).run({"PUBSUB", "SHARDNUMSUB", channel});
+  return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                          : -1;
+}
+
 std::vector<uint16_t> master_ports(const cluster_map& m) {
   std::vector<uint16_t> out;
   for (const auto& s : m.shards) out.push_back(s.master.port);
@@ -531,12 +538,9 @@ TEST_CASE("shard_pubsub: channels on all three shards are subscribed, confirmed 
     a.ps->unsubscribe(channels[0]);
     CHECK_FALSE(a.ps->confirmed(channels[0]));
     REQUIRE(run_until(&loop, [&] {
-      return sync_client(masters[0]).integer({"PUBSUB", "SHARDNUMSUB", channels[0]}) == -1 ||
-             sync_client(m.shard_for_key(channels[0])->master.port)
-                     .run({"PUBSUB", "SHARDNUMSUB", channels[0]})
-                     ->element[1]
-                     ->integer == 0;
+      return shardnumsub_at(masters[0], channels[0]) == 0;  // the SUNSUBSCRIBE went out
     }));
+    CHECK(shardnumsub_at(masters[1], channels[1]) == 1);
     a.ps->stop();
     b.ps->stop();
   }
@@ -674,10 +678,7 @@ TEST_CASE("shard_pubsub: a slot moved: publishes and commands follow ASK and MOV
     }
     // Redis unsubscribes the channel on the source; the worker subscribes at the target.
     REQUIRE(run_until(&loop, [&] { return a.subscribed[ch] == 2 && a.ps->confirmed(ch); }));
-    REQUIRE(run_until(&loop, [&] {
-      auto r = sync_client(target).run({"PUBSUB", "SHARDNUMSUB", ch});
-      return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->element[1]->integer == 1;
-    }));
+    REQUIRE(run_until(&loop, [&] { return shardnumsub_at(target, ch) == 1; }));
 
     // b's map still names the source: the publish and the command are MOVED to the target.
     REQUIRE(b.ps->map() != nullptr);
@@ -694,6 +695,45 @@ TEST_CASE("shard_pubsub: a slot moved: publishes and commands follow ASK and MOV
     a.ps->stop();
     b.ps->stop();
   }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("shard_pubsub: a master that stops answering: the stall PING drops its links, the channel follows the promoted replica") {
+  CLUSTER_TEST();
+  const uint16_t frozen_port = masters[1];
+  {
+    worker a(&loop, cluster_config({masters[0]}), "worker a");
+    worker b(&loop, cluster_config({masters[0]}), "worker b");
+    const std::string frozen = channel_on(m, frozen_port, "frozen");
+    const std::string steady = channel_on(m, masters[0], "steady-while-frozen");
+    a.ps->subscribe(frozen);
+    a.ps->subscribe(steady);
+    REQUIRE(run_until(&loop, [&] {
+      return a.ps->confirmed(frozen) && a.ps->confirmed(steady) && b.ps->up();
+    }));
+    CHECK(b.ps->publish(frozen, "before"));  // b's links to the shard exist from here
+    REQUIRE(run_until(&loop, [&] { return a.has(frozen, "before") && b.ps->channel_up(frozen); }));
+    // SIGSTOP: the node keeps its TCP connections and answers nothing; the cluster fails it
+    // over after cluster-node-timeout; only the PING tells the workers.
+    cluster.node(frozen_port)->proc.signal(SIGSTOP);
+    int n = 0;
+    REQUIRE(run_until(
+        &loop,
+        [&] {
+          CHECK(b.ps->publish(steady, std::to_string(++n)));
+          b.ps->publish(frozen, "lost, maybe");  // refused while down; makes b use the new master
+          run_for(&loop, 20);
+          return a.subscribed[frozen] >= 2 && a.ps->confirmed(frozen) && b.ps->channel_up(frozen);
+        },
+        30000));
+    CHECK(a.count(steady) > 10);
+    CHECK(a.ps->map()->shard_for_key(frozen)->master.port != frozen_port);
+    CHECK(b.ps->publish(frozen, "thawed"));
+    REQUIRE(run_until(&loop, [&] { return a.has(frozen, "thawed"); }));
+    a.ps->stop();
+    b.ps->stop();
+  }
+  cluster.node(frozen_port)->proc.kill_now();  // SIGKILL ends a stopped process too
   CHECK(close_loop(&loop) == 0);
 }
 
