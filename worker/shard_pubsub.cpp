@@ -158,8 +158,13 @@ bool shard_pubsub::channel_up(std::string_view channel) const {
   } else {
     owner = owner_by_map(channel);
   }
-  const shard* s = owner.empty() ? nullptr : find_shard(owner);
-  return s != nullptr && s->up();
+  if (owner.empty()) {
+    return false;  // no map yet, or the slot has no master
+  }
+  const shard* s = find_shard(owner);
+  // Not used yet, or connecting for the first time: nothing is known to be wrong, and a publish
+  // is accepted (it waits for the links).
+  return s == nullptr || s->up() || (!s->in_outage && !s->pub_ever_ready);
 }
 
 bool shard_pubsub::confirmed(std::string_view channel) const {
