@@ -23,6 +23,9 @@ const redisReplyObjectFunctions& default_functions() {
 
 void* create_array(const redisReadTask* task, int elements) {
   auto* budget = static_cast<reply_budget*>(task->privdata);
+  if (task->parent == nullptr) {
+    budget->elements = 0;  // a new reply begins: readers that cannot reset it (async) need this
+  }
   if (elements > 0) {
     budget->elements += static_cast<size_t>(elements);
     if (budget->elements > k_max_reply_elements) {

@@ -15,7 +15,7 @@ namespace chatd {
 // 4 Mi element pointers: 32 MiB. CLUSTER SLOTS of a 16384-range cluster is ~100 k elements.
 inline constexpr size_t k_max_reply_elements = size_t{1} << 22;
 
-// Elements declared by the reply being read; reset it after each whole reply.
+// Elements declared by the reply being read; it starts again at each reply's outermost array.
 struct reply_budget {
   size_t elements = 0;
 };
