@@ -26,6 +26,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #ifndef CHATD_REDIS_SERVER
@@ -465,6 +466,40 @@ TEST_CASE("resp_link: a refused connect and a node that never answers the PING a
     CHECK(timed_out.find("timed out after 200 ms") != std::string::npos);
     close(fd);
   }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("resp_link: a reply declaring a huge array ends the connection instead of allocating it") {
+  quiet_logs quiet;
+  sockaddr_in addr{};
+  const int lfd = listen_loopback(4, addr);
+  REQUIRE(lfd >= 0);
+  // A fake node: answers the PING with a 420-million-element array header, then waits.
+  std::thread node([lfd] {
+    const int fd = accept(lfd, nullptr, nullptr);
+    if (fd < 0) return;
+    char buf[64];
+    if (read(fd, buf, sizeof buf) > 0) {
+      const char header[] = "*420521903\r\n";
+      (void)!write(fd, header, sizeof header - 1);
+    }
+    usleep(500000);
+    close(fd);
+  });
+  uv_loop_t loop{};
+  uv_loop_init(&loop);
+  {
+    redis_endpoint e;
+    e.host = "127.0.0.1";
+    e.port = ntohs(addr.sin_port);
+    std::string why;
+    resp_link link(&loop, e, 1000, "pub", {nullptr, [&](const std::string& w) { why = w; }, nullptr});
+    link.connect();
+    REQUIRE(run_until(&loop, [&] { return !why.empty(); }, 3000));
+    CHECK(why.find("more than") != std::string::npos);
+  }
+  node.join();
+  close(lfd);
   CHECK(close_loop(&loop) == 0);
 }
 
