@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "worker/net_address.h"
+#include "worker/resp_reader.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -50,6 +51,7 @@ struct redis_io {
   bool dispatching = false;          // inside redisAsyncHandleRead/Write
   bool free_requested = false;       // free the context once dispatching ends
   std::string pending_error;         // reported by the timer instead of a timeout
+  reply_budget budget;               // the context's reader's (see resp_reader.h)
 };
 
 // Reads of hiredis' 16 KiB buffer per readable event, at most.
@@ -402,6 +404,11 @@ struct redis_uv_access {
       redisAsyncFree(ctx);  // no hooks attached yet: nothing of ours runs
       fail_soon(io, why);
       return;
+    }
+    // hiredis' own reader allocates whatever array size a reply header declares: bound it.
+    if (redisReader* bounded = create_bounded_reader(&io->budget)) {
+      redisReaderFree(ctx->c.reader);
+      ctx->c.reader = bounded;
     }
     int rc = uv_poll_init(l->loop_, &io->poll, ctx->c.fd);
     if (rc < 0) {

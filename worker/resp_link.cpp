@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "worker/net_address.h"
+#include "worker/resp_reader.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -76,6 +77,7 @@ struct resp_link::attempt {
   uv_write_t write_req{};
   uv_getaddrinfo_t resolver{};
   redisReader* reader = nullptr;
+  reply_budget budget;  // what the reply being read may make the reader allocate
   std::string out;      // formatted, not yet handed to uv_write
   std::string writing;  // handed to uv_write, not yet written
   std::deque<pending_cmd> pending;
@@ -294,12 +296,15 @@ struct resp_link_access {
     while (a->link != nullptr) {
       void* r = nullptr;
       if (redisReaderGetReply(a->reader, &r) != REDIS_OK) {
-        fail(a, fmt::format("protocol error: {}", a->reader->errstr));
+        fail(a, a->budget.elements > k_max_reply_elements
+                    ? fmt::format("a reply declaring more than {} elements", k_max_reply_elements)
+                    : fmt::format("protocol error: {}", a->reader->errstr));
         return;
       }
       if (r == nullptr) {
         return;
       }
+      a->budget.elements = 0;
       auto* reply = static_cast<redisReply*>(r);
       dispatch(a, reply);  // may end the attempt: the loop checks a->link
       freeReplyObject(reply);
@@ -465,7 +470,7 @@ struct resp_link_access {
   static void connect(resp_link& l) {
     auto* a = new attempt;
     a->link = &l;
-    a->reader = redisReaderCreate();
+    a->reader = create_bounded_reader(&a->budget);
     uv_timer_init(l.loop_, &a->timer);
     uv_prepare_init(l.loop_, &a->prepare);
     a->timer.data = a;

@@ -18,8 +18,9 @@
 //
 // Bounds: unsent output is capped (k_max_output_bytes), as are unanswered commands
 // (k_max_pending); command() refuses beyond them, as bus_publisher drops. Unparsed input is
-// capped (k_max_input_bytes), and hiredis' reader refuses nesting deeper than 7 levels: either is
-// a protocol error that ends the connection.
+// capped (k_max_input_bytes), arrays at k_max_reply_elements elements per reply (resp_reader.h),
+// and hiredis' reader refuses nesting deeper than 7 levels: each is a protocol error that ends
+// the connection.
 //
 // Lifetimes and re-entrancy: every handle of one connection attempt lives in a heap `attempt`
 // freed from the last uv_close callback, so the link may be destroyed or disconnected from any

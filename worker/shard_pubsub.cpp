@@ -158,8 +158,13 @@ bool shard_pubsub::channel_up(std::string_view channel) const {
   } else {
     owner = owner_by_map(channel);
   }
-  const shard* s = owner.empty() ? nullptr : find_shard(owner);
-  return s != nullptr && s->up();
+  if (owner.empty()) {
+    return false;  // no map yet, or the slot has no master
+  }
+  const shard* s = find_shard(owner);
+  // Not used yet, or connecting for the first time: nothing is known to be wrong, and a publish
+  // is accepted (it waits for the links).
+  return s == nullptr || s->up() || (!s->in_outage && !s->pub_ever_ready);
 }
 
 bool shard_pubsub::confirmed(std::string_view channel) const {
@@ -351,7 +356,9 @@ void shard_pubsub::on_map(const cluster_map& m, bool changed) {
   if (stopped_) {
     return;
   }
-  if (changed) {
+  {
+    // Every update, not only a changed one: a shard made for a MOVED target the map does not
+    // confirm as a master goes too.
     std::vector<std::string> gone;
     for (const auto& [address, s] : shards_) {
       bool master = false;

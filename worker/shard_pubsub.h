@@ -77,7 +77,10 @@ class shard_pubsub {
   void stop();
   // The map is known and at least one shard's links are ready (or no shard is needed yet).
   bool up() const;
-  // The owning shard's subscribing and publishing links are ready.
+  // The owning shard's subscribing and publishing links are ready; a shard this worker has not
+  // used yet, or is connecting to for the first time, counts as up too (nothing is known to be
+  // wrong with it, and a publish to it is accepted: it waits for the links). False without a map,
+  // for a slot without a master, and for a shard that failed until both links are ready again.
   bool channel_up(std::string_view channel) const;
   // Reference-counted: SSUBSCRIBE on the first call (on the shard owning the channel's slot; kept
   // across reconnects, failovers and slot moves), SUNSUBSCRIBE when the count returns to zero.

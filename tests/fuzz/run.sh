@@ -11,7 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${1:?usage: tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]}
 seconds=${2:-25}
 targets=(fuzz_ws_parser fuzz_sio_parser fuzz_bus_wire fuzz_bus_request fuzz_sharded_wire fuzz_http_request
-         fuzz_eio_payload fuzz_config)
+         fuzz_eio_payload fuzz_config fuzz_cluster_slot)
 
 failed=()
 for t in "${targets[@]}"; do

@@ -1,12 +1,15 @@
 #pragma once
 // What the C++ integration tests against real redis-server processes share: a free loopback
 // port, a child process killed by PID (never outliving the test binary), a bounded wait on a uv
-// loop, closing a loop with a check that no handle is left, and quiet logs. Header-only: each
+// loop, closing a loop with a check that no handle is left, quiet logs, a synchronous client for
+// checks and set-up, and a standalone redis-server. Header-only: each
 // integration binary is one .cpp plus doctest's main.
 
 #include "common/log.h"
+#include "common/redis_url.h"
 
 #include <doctest/doctest.h>
+#include <hiredis/hiredis.h>
 #include <uv.h>
 
 #include <arpa/inet.h>
@@ -21,8 +24,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#ifndef CHATD_REDIS_SERVER
+#define CHATD_REDIS_SERVER "/usr/bin/redis-server"
+#endif
 
 namespace chatd::test {
 
@@ -180,6 +188,81 @@ struct quiet_logs {
   log::level saved = log::current_level();
   quiet_logs() { log::set_level(getenv("CHATD_TEST_LOGS") != nullptr ? log::level::debug : log::level::error); }
   ~quiet_logs() { log::set_level(saved); }
+};
+
+struct reply_deleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+// A synchronous client for the test's own checks and set-up, on one node.
+class sync_client {
+ public:
+  explicit sync_client(uint16_t port) {
+    timeval tv{1, 0};
+    ctx_ = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (ctx_ != nullptr && ctx_->err == 0) redisSetTimeout(ctx_, tv);
+  }
+  ~sync_client() {
+    if (ctx_ != nullptr) redisFree(ctx_);
+  }
+  bool ok() const { return ctx_ != nullptr && ctx_->err == 0; }
+  reply_ptr run(const std::vector<std::string>& argv) {
+    if (!ok()) return nullptr;
+    std::vector<const char*> p;
+    std::vector<size_t> l;
+    for (const auto& a : argv) {
+      p.push_back(a.data());
+      l.push_back(a.size());
+    }
+    return reply_ptr(static_cast<redisReply*>(
+        redisCommandArgv(ctx_, static_cast<int>(argv.size()), p.data(), l.data())));
+  }
+  // The reply's text (string, status or error), "" without one.
+  std::string text(const std::vector<std::string>& argv) {
+    auto r = run(argv);
+    return r != nullptr && r->str != nullptr ? std::string(r->str, r->len) : std::string();
+  }
+  long long integer(const std::vector<std::string>& argv) {
+    auto r = run(argv);
+    return r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+  }
+
+ private:
+  redisContext* ctx_ = nullptr;
+};
+
+inline bool wait_listening(uint16_t port, child_process& p, uint64_t bound_ms = 10000) {
+  for (uint64_t waited = 0; waited < bound_ms; waited += 10) {
+    if (sync_client(port).ok()) return true;
+    if (p.exited() >= 0) return false;
+    usleep(10000);
+  }
+  return false;
+}
+
+
+// A standalone redis-server on a free loopback port, without persistence.
+struct standalone {
+  uint16_t port = free_port();
+  child_process proc;
+  bool start(const std::string& password = {}) {
+    std::vector<std::string> argv = {CHATD_REDIS_SERVER, "--port", std::to_string(port), "--bind",
+                                     "127.0.0.1", "--save", "", "--appendonly", "no",
+                                     "--daemonize", "no", "--loglevel", "warning"};
+    if (!password.empty()) {
+      argv.push_back("--requirepass");
+      argv.push_back(password);
+    }
+    proc.spawn(argv);
+    return wait_listening(port, proc);
+  }
+  redis_endpoint endpoint() const {
+    redis_endpoint e;
+    e.host = "127.0.0.1";
+    e.port = port;
+    return e;
+  }
 };
 
 }  // namespace chatd::test

@@ -1,6 +1,5 @@
-// Integration tests of the Redis Cluster transport (worker/shard_pubsub, worker/cluster_topology,
-// worker/resp_link) against real redis-server processes: a standalone Redis 7 for resp_link, and
-// a six-node cluster (three masters, one replica each) on loopback ports for shard_pubsub,
+// Integration tests of the Redis Cluster transport (worker/shard_pubsub, worker/cluster_topology)
+// against a six-node cluster (three masters, one replica each) on loopback ports for shard_pubsub,
 // started once for the whole binary (redis-cli --cluster create) and killed by PID at exit.
 // The cluster tests run in file order and share it: the slot-move test moves one slot, the
 // failover test, last, kills a master. A redis-server without cluster support skips them
@@ -10,7 +9,6 @@
 #include "common/config.h"
 #include "common/stats.h"
 #include "tests/integration/redis_test_util.h"
-#include "worker/resp_link.h"
 #include "worker/shard_pubsub.h"
 
 #include <doctest/doctest.h>
@@ -22,15 +20,11 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#ifndef CHATD_REDIS_SERVER
-#define CHATD_REDIS_SERVER "/usr/bin/redis-server"
-#endif
 #ifndef CHATD_REDIS_CLI
 #define CHATD_REDIS_CLI "/usr/bin/redis-cli"
 #endif
@@ -39,57 +33,6 @@ using namespace chatd;
 using namespace chatd::test;
 
 namespace {
-
-struct reply_deleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
-
-// A synchronous client for the test's own checks and set-up, on one node.
-class sync_client {
- public:
-  explicit sync_client(uint16_t port) {
-    timeval tv{1, 0};
-    ctx_ = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (ctx_ != nullptr && ctx_->err == 0) redisSetTimeout(ctx_, tv);
-  }
-  ~sync_client() {
-    if (ctx_ != nullptr) redisFree(ctx_);
-  }
-  bool ok() const { return ctx_ != nullptr && ctx_->err == 0; }
-  reply_ptr run(const std::vector<std::string>& argv) {
-    if (!ok()) return nullptr;
-    std::vector<const char*> p;
-    std::vector<size_t> l;
-    for (const auto& a : argv) {
-      p.push_back(a.data());
-      l.push_back(a.size());
-    }
-    return reply_ptr(static_cast<redisReply*>(
-        redisCommandArgv(ctx_, static_cast<int>(argv.size()), p.data(), l.data())));
-  }
-  // The reply's text (string, status or error), "" without one.
-  std::string text(const std::vector<std::string>& argv) {
-    auto r = run(argv);
-    return r != nullptr && r->str != nullptr ? std::string(r->str, r->len) : std::string();
-  }
-  long long integer(const std::vector<std::string>& argv) {
-    auto r = run(argv);
-    return r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-  }
-
- private:
-  redisContext* ctx_ = nullptr;
-};
-
-bool wait_listening(uint16_t port, child_process& p, uint64_t bound_ms = 10000) {
-  for (uint64_t waited = 0; waited < bound_ms; waited += 10) {
-    if (sync_client(port).ok()) return true;
-    if (p.exited() >= 0) return false;
-    usleep(10000);
-  }
-  return false;
-}
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path);
@@ -256,6 +199,13 @@ std::string channel_on(const cluster_map& m, uint16_t master_port, const std::st
   return {};
 }
 
+// PUBSUB SHARDNUMSUB `channel` asked of the node on `port`; -1 without an answer.
+long long shardnumsub_at(uint16_t port, const std::string& channel) {
+  auto r = sync_client(port).run({"PUBSUB", "SHARDNUMSUB", channel});
+  return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                          : -1;
+}
+
 std::vector<uint16_t> master_ports(const cluster_map& m) {
   std::vector<uint16_t> out;
   for (const auto& s : m.shards) out.push_back(s.master.port);
@@ -296,201 +246,7 @@ struct worker {
   }
 };
 
-// ------------------------------------------------------------------ a standalone Redis
-
-struct standalone {
-  uint16_t port = free_port();
-  child_process proc;
-  bool start(const std::string& password = {}) {
-    std::vector<std::string> argv = {CHATD_REDIS_SERVER, "--port", std::to_string(port), "--bind",
-                                     "127.0.0.1", "--save", "", "--appendonly", "no",
-                                     "--daemonize", "no", "--loglevel", "warning"};
-    if (!password.empty()) {
-      argv.push_back("--requirepass");
-      argv.push_back(password);
-    }
-    proc.spawn(argv);
-    return wait_listening(port, proc);
-  }
-  redis_endpoint endpoint() const {
-    redis_endpoint e;
-    e.host = "127.0.0.1";
-    e.port = port;
-    return e;
-  }
-};
-
 }  // namespace
-
-TEST_SUITE_BEGIN("resp_link");
-
-TEST_CASE("resp_link: SSUBSCRIBE, SPUBLISH and the smessage push on a standalone Redis 7") {
-  quiet_logs quiet;
-  standalone redis;
-  REQUIRE(redis.start());
-  uv_loop_t loop{};
-  uv_loop_init(&loop);
-  {
-    std::vector<std::string> pushes;
-    int downs = 0;
-    resp_link sub(&loop, redis.endpoint(), 1000, "sub",
-                  {nullptr, [&](const std::string&) { ++downs; },
-                   [&](const resp_link::push& p) {
-                     pushes.push_back(fmt::format("{} {} {}", p.kind, p.channel, p.payload));
-                   }});
-    resp_link pub(&loop, redis.endpoint(), 1000, "pub", {});
-    sub.connect();
-    pub.connect();
-    REQUIRE(run_until(&loop, [&] { return sub.ready() && pub.ready(); }));
-
-    std::string confirmation;
-    REQUIRE(sub.command({"SSUBSCRIBE", "news"}, [&](const redisReply* r) {
-      REQUIRE(r != nullptr);
-      REQUIRE(r->type == REDIS_REPLY_ARRAY);
-      confirmation = std::string(r->element[0]->str, r->element[0]->len) + " " +
-                     std::string(r->element[1]->str, r->element[1]->len);
-    }));
-    CHECK_FALSE(sub.command({"SSUBSCRIBE", "a", "b"}, nullptr));  // one channel per command
-    REQUIRE(run_until(&loop, [&] { return !confirmation.empty(); }));
-    CHECK(confirmation == "ssubscribe news");
-
-    long long receivers = -1;
-    REQUIRE(pub.command({"SPUBLISH", "news", std::string_view("hel\0lo", 6)},
-                        [&](const redisReply* r) { receivers = r != nullptr ? r->integer : -2; }));
-    REQUIRE(run_until(&loop, [&] { return !pushes.empty() && receivers >= 0; }));
-    CHECK(receivers == 1);
-    CHECK(pushes.front() == std::string("smessage news hel\0lo", 20));
-
-    // Pipelined commands answer their handlers in order, written in one go.
-    std::vector<std::string> echoes;
-    for (int i = 0; i < 2000; ++i) {
-      const std::string v = std::to_string(i);
-      REQUIRE(pub.command({"ECHO", v}, [&](const redisReply* r) {
-        echoes.emplace_back(r != nullptr ? std::string(r->str, r->len) : "null");
-      }));
-    }
-    CHECK(pub.pending() == 2000);
-    CHECK(pub.unsent_bytes() > 0);
-    REQUIRE(run_until(&loop, [&] { return echoes.size() == 2000; }));
-    bool ordered = true;
-    for (int i = 0; i < 2000; ++i) ordered = ordered && echoes[i] == std::to_string(i);
-    CHECK(ordered);
-    CHECK(pub.pending() == 0);
-
-    std::string unsub;
-    REQUIRE(sub.command({"SUNSUBSCRIBE", "news"}, [&](const redisReply* r) {
-      unsub = r != nullptr ? std::string(r->element[0]->str, r->element[0]->len) : "null";
-    }));
-    REQUIRE(run_until(&loop, [&] { return !unsub.empty(); }));
-    CHECK(unsub == "sunsubscribe");
-    CHECK(pushes.size() == 1);  // the confirmation answered its handler: no push
-    CHECK(downs == 0);
-  }
-  CHECK(close_loop(&loop) == 0);
-}
-
-TEST_CASE("resp_link: pending handlers get nullptr when the link goes; on_down comes once per loss") {
-  quiet_logs quiet;
-  standalone redis;
-  REQUIRE(redis.start());
-  uv_loop_t loop{};
-  uv_loop_init(&loop);
-  {
-    std::vector<std::string> downs;
-    auto link = std::make_unique<resp_link>(&loop, redis.endpoint(), 1000, "pub",
-                                            resp_link::callbacks{nullptr, [&](const std::string& why) {
-                                                                   downs.push_back(why);
-                                                                 }, nullptr});
-    link->connect();
-    REQUIRE(run_until(&loop, [&] { return link->ready(); }));
-    int nulls = 0;
-    REQUIRE(link->command({"BLPOP", "nothing-here", "0"}, [&](const redisReply* r) { nulls += r == nullptr; }));
-    REQUIRE(link->command({"BLPOP", "nothing-here", "0"}, [&](const redisReply* r) { nulls += r == nullptr; }));
-    run_for(&loop, 50);
-    link.reset();  // destroyed with two commands pending
-    CHECK(nulls == 2);
-    CHECK(downs.empty());
-
-    // A server that dies: on_down once, then the pending handler with nullptr.
-    resp_link other(&loop, redis.endpoint(), 1000, "pub",
-                    {nullptr, [&](const std::string& why) { downs.push_back(why); }, nullptr});
-    other.connect();
-    REQUIRE(run_until(&loop, [&] { return other.ready(); }));
-    int after_down = -1;
-    REQUIRE(other.command({"BLPOP", "nothing-here", "0"}, [&](const redisReply* r) {
-      after_down = r == nullptr ? static_cast<int>(downs.size()) : -2;
-    }));
-    run_for(&loop, 50);
-    redis.proc.kill_now();
-    REQUIRE(run_until(&loop, [&] { return !downs.empty(); }));
-    CHECK(downs.size() == 1);
-    CHECK(after_down == 1);
-    CHECK(other.idle());
-    CHECK(downs.front().find(fmt::format("127.0.0.1:{}", redis.port)) != std::string::npos);
-  }
-  CHECK(close_loop(&loop) == 0);
-}
-
-TEST_CASE("resp_link: a refused connect and a node that never answers the PING are reported") {
-  quiet_logs quiet;
-  uv_loop_t loop{};
-  uv_loop_init(&loop);
-  {
-    redis_endpoint nowhere;
-    nowhere.host = "127.0.0.1";
-    nowhere.port = free_port();
-    std::string refused;
-    resp_link a(&loop, nowhere, 1000, "pub", {nullptr, [&](const std::string& w) { refused = w; }, nullptr});
-    a.connect();
-    REQUIRE(run_until(&loop, [&] { return !refused.empty(); }));
-    CHECK(refused.find("connect") != std::string::npos);
-
-    // A socket that listens and never accepts: the kernel completes the handshake, no PONG.
-    sockaddr_in addr{};
-    int fd = listen_loopback(4, addr);
-    REQUIRE(fd >= 0);
-    redis_endpoint mute = nowhere;
-    mute.port = ntohs(addr.sin_port);
-    std::string timed_out;
-    resp_link b(&loop, mute, 200, "pub", {[&] { timed_out = "ready?"; }, [&](const std::string& w) { timed_out = w; }, nullptr});
-    b.connect();
-    REQUIRE(run_until(&loop, [&] { return !timed_out.empty(); }, 3000));
-    CHECK(timed_out.find("timed out after 200 ms") != std::string::npos);
-    close(fd);
-  }
-  CHECK(close_loop(&loop) == 0);
-}
-
-TEST_CASE("resp_link: AUTH with the endpoint's password comes first; a wrong one is refused") {
-  quiet_logs quiet;
-  standalone redis;
-  REQUIRE(redis.start("s3cret"));
-  uv_loop_t loop{};
-  uv_loop_init(&loop);
-  {
-    redis_endpoint good = redis.endpoint();
-    good.password = "s3cret";
-    resp_link a(&loop, good, 1000, "pub", {});
-    a.connect();
-    REQUIRE(run_until(&loop, [&] { return a.ready(); }));
-    std::string pong;
-    REQUIRE(a.command({"PING"}, [&](const redisReply* r) { pong = r != nullptr ? r->str : "null"; }));
-    REQUIRE(run_until(&loop, [&] { return !pong.empty(); }));
-    CHECK(pong == "PONG");
-
-    redis_endpoint bad = good;
-    bad.password = "wrong";
-    std::string why;
-    resp_link b(&loop, bad, 1000, "pub", {nullptr, [&](const std::string& w) { why = w; }, nullptr});
-    b.connect();
-    REQUIRE(run_until(&loop, [&] { return !why.empty(); }));
-    CHECK(why.find("AUTH refused") != std::string::npos);
-    CHECK_FALSE(b.ready());
-  }
-  CHECK(close_loop(&loop) == 0);
-}
-
-TEST_SUITE_END();
 
 // ------------------------------------------------------------------ the cluster
 
@@ -518,6 +274,10 @@ TEST_CASE("shard_pubsub: channels on all three shards are subscribed, confirmed 
     CHECK(a.states.back());
 
     REQUIRE(run_until(&loop, [&] { return b.ps->up(); }));
+    // Known map, no shard used yet: up, and no channel counts as down.
+    CHECK(b.ps->shards_in_use() == 0);
+    for (const auto& ch : channels) CHECK(b.ps->channel_up(ch));
+    // The first publishes wait for the links they need.
     for (const auto& ch : channels) CHECK(b.ps->publish(ch, "hello " + ch));
     REQUIRE(run_until(&loop, [&] { return a.got.size() == channels.size(); }));
     for (const auto& ch : channels) CHECK(a.has(ch, "hello " + ch));
@@ -531,12 +291,9 @@ TEST_CASE("shard_pubsub: channels on all three shards are subscribed, confirmed 
     a.ps->unsubscribe(channels[0]);
     CHECK_FALSE(a.ps->confirmed(channels[0]));
     REQUIRE(run_until(&loop, [&] {
-      return sync_client(masters[0]).integer({"PUBSUB", "SHARDNUMSUB", channels[0]}) == -1 ||
-             sync_client(m.shard_for_key(channels[0])->master.port)
-                     .run({"PUBSUB", "SHARDNUMSUB", channels[0]})
-                     ->element[1]
-                     ->integer == 0;
+      return shardnumsub_at(masters[0], channels[0]) == 0;  // the SUNSUBSCRIBE went out
     }));
+    CHECK(shardnumsub_at(masters[1], channels[1]) == 1);
     a.ps->stop();
     b.ps->stop();
   }
@@ -618,6 +375,45 @@ TEST_CASE("shard_pubsub: command() routes keys to their shards; shardnumsub coun
   CHECK(close_loop(&loop) == 0);
 }
 
+TEST_CASE("shard_pubsub: pipelined publishes arrive complete and in order") {
+  CLUSTER_TEST();
+  {
+    worker a(&loop, cluster_config({masters[0]}), "worker a");
+    worker b(&loop, cluster_config({masters[0]}), "worker b");
+    const std::string ch = channel_on(m, masters[1], "burst");
+    a.ps->subscribe(ch);
+    REQUIRE(run_until(&loop, [&] { return a.ps->confirmed(ch) && b.ps->up(); }));
+    // b's links to the shard first: publishes before them wait, k_max_parked at most.
+    CHECK(b.ps->publish(ch, "warm-up"));
+    REQUIRE(run_until(&loop, [&] { return a.got.size() == 1; }));
+    a.got.clear();
+    constexpr int k_total = 50000;
+    constexpr int k_per_iteration = 1000;
+    const std::string pad(90, 'x');
+    uv_update_time(&loop);
+    const uint64_t began = uv_now(&loop);
+    int sent = 0;
+    bool refused = false;
+    REQUIRE(run_until(&loop, [&] {
+      for (int i = 0; i < k_per_iteration && sent < k_total; ++i, ++sent) {
+        refused = !b.ps->publish(ch, fmt::format("{:08}{}", sent, pad)) || refused;
+      }
+      return a.got.size() == static_cast<size_t>(k_total);
+    }));
+    uv_update_time(&loop);
+    const uint64_t took = std::max<uint64_t>(1, uv_now(&loop) - began);
+    MESSAGE(k_total, " SPUBLISH of 98 bytes, published and delivered in ", took, " ms (",
+            k_total * 1000 / took, "/s, one worker each side, ASan builds slower)");
+    CHECK_FALSE(refused);
+    bool ordered = true;
+    for (int i = 0; i < k_total; ++i) ordered = ordered && a.got[i].second.starts_with(fmt::format("{:08}", i));
+    CHECK(ordered);
+    a.ps->stop();
+    b.ps->stop();
+  }
+  CHECK(close_loop(&loop) == 0);
+}
+
 TEST_CASE("shard_pubsub: stop() from inside on_message is safe and ends delivery") {
   CLUSTER_TEST();
   {
@@ -674,10 +470,7 @@ TEST_CASE("shard_pubsub: a slot moved: publishes and commands follow ASK and MOV
     }
     // Redis unsubscribes the channel on the source; the worker subscribes at the target.
     REQUIRE(run_until(&loop, [&] { return a.subscribed[ch] == 2 && a.ps->confirmed(ch); }));
-    REQUIRE(run_until(&loop, [&] {
-      auto r = sync_client(target).run({"PUBSUB", "SHARDNUMSUB", ch});
-      return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->element[1]->integer == 1;
-    }));
+    REQUIRE(run_until(&loop, [&] { return shardnumsub_at(target, ch) == 1; }));
 
     // b's map still names the source: the publish and the command are MOVED to the target.
     REQUIRE(b.ps->map() != nullptr);
@@ -694,6 +487,45 @@ TEST_CASE("shard_pubsub: a slot moved: publishes and commands follow ASK and MOV
     a.ps->stop();
     b.ps->stop();
   }
+  CHECK(close_loop(&loop) == 0);
+}
+
+TEST_CASE("shard_pubsub: a master that stops answering: the stall PING drops its links, the channel follows the promoted replica") {
+  CLUSTER_TEST();
+  const uint16_t frozen_port = masters[1];
+  {
+    worker a(&loop, cluster_config({masters[0]}), "worker a");
+    worker b(&loop, cluster_config({masters[0]}), "worker b");
+    const std::string frozen = channel_on(m, frozen_port, "frozen");
+    const std::string steady = channel_on(m, masters[0], "steady-while-frozen");
+    a.ps->subscribe(frozen);
+    a.ps->subscribe(steady);
+    REQUIRE(run_until(&loop, [&] {
+      return a.ps->confirmed(frozen) && a.ps->confirmed(steady) && b.ps->up();
+    }));
+    CHECK(b.ps->publish(frozen, "before"));  // b's links to the shard exist from here
+    REQUIRE(run_until(&loop, [&] { return a.has(frozen, "before") && b.ps->channel_up(frozen); }));
+    // SIGSTOP: the node keeps its TCP connections and answers nothing; the cluster fails it
+    // over after cluster-node-timeout; only the PING tells the workers.
+    cluster.node(frozen_port)->proc.signal(SIGSTOP);
+    int n = 0;
+    REQUIRE(run_until(
+        &loop,
+        [&] {
+          CHECK(b.ps->publish(steady, std::to_string(++n)));
+          b.ps->publish(frozen, "lost, maybe");  // refused while down; makes b use the new master
+          run_for(&loop, 20);
+          return a.subscribed[frozen] >= 2 && a.ps->confirmed(frozen) && b.ps->channel_up(frozen);
+        },
+        30000));
+    CHECK(a.count(steady) > 10);
+    CHECK(a.ps->map()->shard_for_key(frozen)->master.port != frozen_port);
+    CHECK(b.ps->publish(frozen, "thawed"));
+    REQUIRE(run_until(&loop, [&] { return a.has(frozen, "thawed"); }));
+    a.ps->stop();
+    b.ps->stop();
+  }
+  cluster.node(frozen_port)->proc.kill_now();  // SIGKILL ends a stopped process too
   CHECK(close_loop(&loop) == 0);
 }
 
