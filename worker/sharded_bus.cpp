@@ -6,6 +6,8 @@
 #include "common/sharded_requests.h"
 #include "worker/bus_common.h"
 
+#include <vector>
+
 namespace chatd {
 
 namespace sw = wire::sharded;
@@ -56,12 +58,18 @@ void sharded_bus::stop() {
 void sharded_bus::subscribe_room(std::string_view room) {
   // Socket-id rooms take the namespace channel ("dynamic" mode), as Node publishes to them.
   if (sw::looks_like_socket_id(room)) return;
-  ps_.subscribe(sw::room_channel(cfg_.redis_key, k_bus_nsp, room));
+  const std::string channel = sw::room_channel(cfg_.redis_key, k_bus_nsp, room);
+  ps_.subscribe(channel);
+  if (!ps_.confirmed(channel)) unconfirmed_.emplace(room);
 }
 
 void sharded_bus::unsubscribe_room(std::string_view room) {
   if (sw::looks_like_socket_id(room)) return;
-  ps_.unsubscribe(sw::room_channel(cfg_.redis_key, k_bus_nsp, room));
+  const std::string channel = sw::room_channel(cfg_.redis_key, k_bus_nsp, room);
+  ps_.unsubscribe(channel);
+  if (!ps_.confirmed(channel)) {
+    if (auto it = unconfirmed_.find(room); it != unconfirmed_.end()) unconfirmed_.erase(it);
+  }
 }
 
 bool sharded_bus::room_pending(std::string_view room) const {
@@ -79,7 +87,21 @@ void sharded_bus::on_subscribed(std::string_view channel) {
       channel.back() != '#' || channel == response_channel_) {
     return;
   }
-  cb_.on_room_ready(channel.substr(ns_channel_.size(), channel.size() - ns_channel_.size() - 1));
+  const std::string_view room =
+      channel.substr(ns_channel_.size(), channel.size() - ns_channel_.size() - 1);
+  if (auto it = unconfirmed_.find(room); it != unconfirmed_.end()) unconfirmed_.erase(it);
+  cb_.on_room_ready(room);
+}
+
+void sharded_bus::release_degraded() {
+  std::vector<std::string> released;
+  for (const std::string& room : unconfirmed_) {
+    if (!room_pending(room)) released.push_back(room);
+  }
+  for (const std::string& room : released) {
+    unconfirmed_.erase(room);
+    if (cb_.on_room_ready) cb_.on_room_ready(room);
+  }
 }
 
 void sharded_bus::update_up() {
@@ -131,6 +153,7 @@ void sharded_bus::send_control(sw::message_type type) {
 void sharded_bus::on_tick(uv_timer_t* t) noexcept {
   auto* self = static_cast<sharded_bus*>(t->data);
   self->update_up();
+  if (!self->unconfirmed_.empty()) self->release_degraded();
   const uint64_t now = uv_now(self->loop_);
   if (self->up_ && now - self->last_heartbeat_ms_ >= k_heartbeat_ms) {
     self->last_heartbeat_ms_ = now;

@@ -26,9 +26,12 @@
 
 #include <uv.h>
 
+#include "common/string_hash.h"
+
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace chatd {
 
@@ -77,6 +80,7 @@ class sharded_bus final : public bus_port, public adapter_wire {
   void on_message(std::string_view channel, std::string_view payload);
   void on_subscribed(std::string_view channel);
   void update_up();
+  void release_degraded();
   bool publish_message(const std::string& channel, const wire::sharded::message& m);
   void send_control(wire::sharded::message_type type);
   void bad_message(std::string_view channel, std::string_view why);
@@ -94,6 +98,10 @@ class sharded_bus final : public bus_port, public adapter_wire {
   bool started_ = false;
   bool stopped_ = false;
   bool up_ = false;
+  // Rooms subscribed whose SSUBSCRIBE is not confirmed yet: chat may hold CONNECT answers for
+  // them. One whose shard turns out to be down is released (on_room_ready) on the next tick, as
+  // nothing else would: the room is degraded, not pending.
+  std::unordered_set<std::string, string_hash, std::equal_to<>> unconfirmed_;
   uint64_t last_heartbeat_ms_ = 0;
   log::rate_limited bad_log_;
   owned_timer tick_;  // up() re-evaluated, heartbeats

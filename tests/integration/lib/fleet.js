@@ -47,6 +47,10 @@ async function startFleet(t, { workers = 2, config } = {}) {
     // Every worker a node of the namespace (its channels subscribed) before a test counts them.
     await waitFor(async () => (await sumMetric(server.port, 'chatd_redis_up')) >= workers,
       { timeout: 15000, interval: 50, message: `chatd_redis_up on all ${workers} workers` });
+    // The sharded adapter SSUBSCRIBEs without waiting: the peer is a node once SHARDNUMSUB counts
+    // it beside the workers (the serverCount test then checks there is no more).
+    await waitFor(async () => (await peer.call('serverCount')).result >= 1 + workers,
+      { timeout: 15000, interval: 50, message: 'the Node peer subscribed to the namespace channel' });
     const redis = { url: cluster.seeds[0], port: cluster.nodes[0].port };
     return { s, redis, server, peer, workers, cluster };
   }
