@@ -13,6 +13,7 @@ packages=(
   doctest-dev libmsgpack-cxx-dev libsimdjson-dev libsystemd-dev
   libjwt-dev libssl-dev  # auth: JWT signatures (libjwt 1.10), PEM and JWKS keys (libcrypto)
   redis-server redis-tools
+  iproute2  # ip netns, veth and bridges: the namespaced hosts of it_cluster_hosts and bench/cluster-hosts
   systemd   # systemd-analyze, to check the unit file
   python3
   chromium  # the demo page's browser test (driven by playwright-core from npm)
