@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
     return k_exit_ok;
   }
 
-  log::set_who("master");
+  log::set_role("master");
+  // Once, before the first line: workers inherit it with the rest of the process.
+  log::set_journal(log::stderr_is_journal());
   if (!cfg) {
     log::error("configuration refused: {}", cfg.error().message());
     return k_exit_failure;

@@ -81,9 +81,8 @@ void check_leaks() {
   reset_signals();
   unsetenv("NOTIFY_SOCKET");  // systemd hears from the master only
 
-  std::string who = fmt::format("worker {}", w.slot);
-  proc_title::set(fmt::format("chatd: {}", who));
-  log::set_who(who);
+  proc_title::set(fmt::format("chatd: worker {}", w.slot));
+  log::set_role("worker", static_cast<int>(w.slot));
 
   worker_options opts;
   opts.slot = w.slot;
