@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     return k_exit_failure;
   }
   log::set_level(cfg->log_level);
+  log::set_format(cfg->log_format);
   log::info("chatd {} starting, configuration from {}", CHATD_VERSION, config_origin(*cli));
 
   uint64_t fd_limit = raise_fd_limit();

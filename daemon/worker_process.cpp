@@ -83,6 +83,9 @@ void check_leaks() {
 
   proc_title::set(fmt::format("chatd: worker {}", w.slot));
   log::set_role("worker", static_cast<int>(w.slot));
+  // The generation's own config, not whatever the master had when it forked.
+  log::set_level(w.cfg->log_level);
+  log::set_format(w.cfg->log_format);
 
   worker_options opts;
   opts.slot = w.slot;
