@@ -241,7 +241,7 @@ constexpr numeric_key k_numeric_keys[] = {
 constexpr std::string_view k_text_keys[] = {"listen.address", "redis.url", "redis.key",
                                             "redis.mode", "redis.nodes",
                                             "engineio.allowed_origins", "engineio.echo_path",
-                                            "log.level",
+                                            "log.level", "log.format",
                                             "adapter.serve_requests", "adapter.socket_rooms",
                                             "adapter.specific_response_channel",
                                             "adapter.subscription", "limits.message_rate_action",
@@ -416,6 +416,12 @@ std::optional<std::string> check_log_level(std::string_view text, log::level& ou
   if (log::parse_level(text, out)) return std::nullopt;
   return fmt::format("log.level: expected one of {}, got '{}'", fmt::join(log::level_names, ", "),
                      text);
+}
+
+std::optional<std::string> check_log_format(std::string_view text, log::format& out) {
+  if (log::parse_format(text, out)) return std::nullopt;
+  return fmt::format("log.format: expected one of {}, got '{}'",
+                     fmt::join(log::format_names, ", "), text);
 }
 
 // Optimal string alignment distance: a swapped pair ("prot" for "port") counts as one edit.
@@ -695,6 +701,8 @@ class loader {
       cfg_.echo_path = text;
     } else if (path == "log.level") {
       reason = check_log_level(text, cfg_.log_level);
+    } else if (path == "log.format") {
+      reason = check_log_format(text, cfg_.log_format);
     } else if (path == "adapter.serve_requests") {
       reason = check_bool(path, text, cfg_.adapter_serve_requests);
     } else if (path == "adapter.socket_rooms") {
@@ -822,6 +830,10 @@ expected<config, config_error> validate_config(config c, const std::string& sour
     int level = static_cast<int>(c.log_level);
     if (level < 0 || level >= static_cast<int>(log::level_names.size())) {
       return fail(fmt::format("log.level: {} is not a log level", level));
+    }
+    int format = static_cast<int>(c.log_format);
+    if (format < 0 || format >= static_cast<int>(log::format_names.size())) {
+      return fail(fmt::format("log.format: {} is not a log format", format));
     }
     // Heartbeats: ranges already demand both be positive; a zero would mean a timer that fires
     // continuously, so it is stated here too in case the ranges are ever widened.

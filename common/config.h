@@ -107,6 +107,7 @@ struct config {
   std::vector<namespace_config> namespaces;
   // log:
   log::level log_level = log::level::info;
+  log::format log_format = log::format::text;  // json: one object per line
 
   // Effective worker count: `workers`, or the number of CPUs when it is 0.
   int worker_count() const;

@@ -69,11 +69,12 @@ std::string describe_redis(const config& c) {
 
 std::string describe_config(const config& c) {
   bool v6 = c.listen_address.find(':') != std::string::npos;
-  return fmt::format("listen {}{}{}:{}, {} worker{}{}, redis {}, shutdown_timeout {} ms, log {}",
+  return fmt::format("listen {}{}{}:{}, {} worker{}{}, redis {}, shutdown_timeout {} ms, log {} {}",
                      v6 ? "[" : "", c.listen_address, v6 ? "]" : "", c.listen_port,
                      c.worker_count(), c.worker_count() == 1 ? "" : "s",
                      c.workers == 0 ? " (one per CPU)" : "", describe_redis(c),
-                     c.shutdown_timeout_ms, log::level_name(c.log_level));
+                     c.shutdown_timeout_ms, log::level_name(c.log_level),
+                     log::format_name(c.log_format));
 }
 
 }  // namespace chatd

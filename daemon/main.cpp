@@ -61,12 +61,15 @@ int main(int argc, char** argv) {
     return k_exit_ok;
   }
 
-  log::set_who("master");
+  log::set_role("master");
+  // Once, before the first line: workers inherit it with the rest of the process.
+  log::set_journal(log::stderr_is_journal());
   if (!cfg) {
     log::error("configuration refused: {}", cfg.error().message());
     return k_exit_failure;
   }
   log::set_level(cfg->log_level);
+  log::set_format(cfg->log_format);
   log::info("chatd {} starting, configuration from {}", CHATD_VERSION, config_origin(*cli));
 
   uint64_t fd_limit = raise_fd_limit();

@@ -510,6 +510,7 @@ void master::reload() {
   generation_ = ++last_generation_;
   cfg_ = std::move(*next);
   log::set_level(cfg_.log_level);
+  log::set_format(cfg_.log_format);
   slots_.assign(count, slot_state{});
   notify::reloading(status_line());
   log::info("reload: generation {} starting: {}", generation_, describe_config(cfg_));
@@ -555,6 +556,7 @@ void master::abort_reload(const std::string& why) {
   generation_ = saved.old_generation;
   cfg_ = std::move(saved.old_cfg);
   log::set_level(cfg_.log_level);
+  log::set_format(cfg_.log_format);
   if (current_group_ != saved.old_group) {
     (void)current_group_->resize(0, 0);
     current_group_ = saved.old_group;

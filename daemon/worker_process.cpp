@@ -81,9 +81,11 @@ void check_leaks() {
   reset_signals();
   unsetenv("NOTIFY_SOCKET");  // systemd hears from the master only
 
-  std::string who = fmt::format("worker {}", w.slot);
-  proc_title::set(fmt::format("chatd: {}", who));
-  log::set_who(who);
+  proc_title::set(fmt::format("chatd: worker {}", w.slot));
+  log::set_role("worker", static_cast<int>(w.slot));
+  // The generation's own config, not whatever the master had when it forked.
+  log::set_level(w.cfg->log_level);
+  log::set_format(w.cfg->log_format);
 
   worker_options opts;
   opts.slot = w.slot;

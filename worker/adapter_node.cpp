@@ -210,7 +210,7 @@ void adapter_node::handle(const wire::bus_request& r) {
     }
     case t::server_side_emit: {
       stats_.adapter_server_side_emit_total.fetch_add(1, std::memory_order_relaxed);
-      log::info("adapter: serverSideEmit from {}: {:.200}", r.uid.value_or("emitter"), r.data.json);
+      log::debug("adapter: serverSideEmit from {}: {:.200}", r.uid.value_or("emitter"), r.data.json);
       if (!r.request_id) return;
       // The handler's answer (what serverSideEmitWithAck resolves with, one per node): the
       // event it took and the worker process that logged it.
@@ -303,7 +303,11 @@ void adapter_node::fetch_sockets(wire::room_selector sel, std::function<void(fet
     r.request_id = new_request_id();
     r.opts = std::move(sel);
     if (!wire_.request(r)) {
-      log::warn("adapter: could not send a fetch request (Redis unavailable)");
+      request_log_(uv_now(loop_), [](uint64_t suppressed) {
+        log::warn("adapter: could not send a fetch request (Redis unavailable) ({} more request "
+                  "problems suppressed)",
+                  suppressed);
+      });
       local.elapsed_ms = uv_now(loop_) - started;
       local.timed_out = true;
       return done(std::move(local));
@@ -346,8 +350,12 @@ void adapter_node::finish(const std::string& request_id, bool timed_out) {
   p.result.elapsed_ms = uv_now(loop_) - p.started_ms;
   if (timed_out) {
     stats_.adapter_request_timeouts_total.fetch_add(1, std::memory_order_relaxed);
-    log::warn("adapter: {} of {} nodes did not answer a fetch within {} ms",
-              p.expected - p.result.answered, p.expected, cfg_.adapter_requests_timeout_ms);
+    request_log_(uv_now(loop_), [&](uint64_t suppressed) {
+      log::warn("adapter: {} of {} nodes did not answer a fetch within {} ms ({} more request "
+                "problems suppressed)",
+                p.expected - p.result.answered, p.expected, cfg_.adapter_requests_timeout_ms,
+                suppressed);
+    });
   }
   p.done(std::move(p.result));
 }

@@ -114,6 +114,7 @@ class adapter_node {
   int64_t next_ack_id_ = 0;
   uint64_t request_counter_ = 0;
   log::rate_limited bad_log_;
+  log::rate_limited request_log_;  // fetches that could not be sent or timed out
   // Replies from Redis (NUMSUB) may come back while this object is being destroyed: they check.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -68,7 +68,9 @@ void bus_subscriber::send_channels(const char* command, std::span<const std::str
     // routes its confirmations to the channel's callback).
     if (redisAsyncCommandArgv(ctx, on_reply, this, static_cast<int>(argv.size()), argv.data(),
                               lens.data()) != REDIS_OK) {
-      log::warn("redis bus: {} not sent", command);
+      error_log_(uv_now(loop_), [&](uint64_t suppressed) {
+        log::warn("redis bus: {} not sent ({} more suppressed)", command, suppressed);
+      });
     }
   }
 }

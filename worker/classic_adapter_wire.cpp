@@ -3,6 +3,8 @@
 #include "worker/classic_adapter_wire.h"
 
 #include "common/log.h"
+
+#include <uv.h>
 #include "worker/bus.h"
 #include "worker/bus_common.h"
 
@@ -55,7 +57,10 @@ bool classic_adapter_wire::respond(std::string_view requester_uid, wire::request
                                    const wire::bus_response& answer) {
   expected<std::string> bytes = encode_answer(asked, answer);
   if (!bytes) {
-    log::warn("adapter: could not encode an answer: {}", bytes.error());
+    encode_log_(uv_hrtime() / 1000000, [&](uint64_t suppressed) {
+      log::warn("adapter: could not encode an answer: {} ({} more suppressed)", bytes.error(),
+                suppressed);
+    });
     return false;
   }
   const bool specific = cfg_.adapter_specific_response_channel && !requester_uid.empty() &&
@@ -69,7 +74,10 @@ bool classic_adapter_wire::respond(std::string_view requester_uid, wire::request
 bool classic_adapter_wire::request(const wire::bus_request& r) {
   expected<std::string> bytes = wire::encode_request(r);
   if (!bytes) {
-    log::warn("adapter: could not encode a request: {}", bytes.error());
+    encode_log_(uv_hrtime() / 1000000, [&](uint64_t suppressed) {
+      log::warn("adapter: could not encode a request: {} ({} more suppressed)", bytes.error(),
+                suppressed);
+    });
     return false;
   }
   return bus_.publish_raw(request_channel_, *bytes);

@@ -6,6 +6,7 @@
 // Node adapter listens for them there.
 
 #include "common/config.h"
+#include "common/rate_limited.h"
 #include "worker/adapter_wire.h"
 
 #include <string>
@@ -30,6 +31,7 @@ class classic_adapter_wire final : public adapter_wire {
   const config& cfg_;
   bus& bus_;
   std::string request_channel_;
+  log::rate_limited encode_log_;  // answers and requests that could not be encoded
 };
 
 }  // namespace chatd

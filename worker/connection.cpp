@@ -37,7 +37,7 @@ connection::~connection() {
 connection* connection::create(server& srv, uv_loop_t* loop) {
   auto* c = new connection(srv);
   if (int r = uv_tcp_init(loop, &c->tcp_); r != 0) {
-    log::warn("uv_tcp_init: {}", uv_strerror(r));
+    srv.socket_error("uv_tcp_init", r);
     c->handle_closed_ = true;  // never initialised: nothing to close
     delete c;
     return nullptr;
@@ -59,7 +59,7 @@ void connection::on_discarded(uv_handle_t* h) noexcept {
 bool connection::start() {
   int r = uv_read_start(stream(), &connection::on_alloc, &connection::on_read);
   if (r != 0) {
-    log::warn("read_start failed: {}", uv_strerror(r));
+    srv_.socket_error("read_start", r);
     return false;
   }
   arm_head_deadline();
@@ -169,8 +169,8 @@ bool connection::send(const shared_bytes& bytes) {
   size_t n = bytes->size();
   if (queued_bytes_ + n > srv_.cfg().max_backpressure && queued_bytes_ > 0) {
     srv_.stats().dropped_slow_total.fetch_add(1, std::memory_order_relaxed);
-    log::info("dropping a client: {} bytes queued exceed max_backpressure {}",
-              queued_bytes_ + n, srv_.cfg().max_backpressure);
+    log::debug("dropping a client: {} bytes queued exceed max_backpressure {}",
+               queued_bytes_ + n, srv_.cfg().max_backpressure);
     abort("slow consumer");
     return false;
   }

@@ -92,7 +92,12 @@ void handover::drain() {
     ssize_t n = ::recvmsg(recv_fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) log::warn("hand-over recvmsg: {}", strerror(errno));
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        const int err = errno;
+        bad_log_(uv_now(loop_), [&](uint64_t suppressed) {
+          log::warn("hand-over recvmsg: {} ({} more suppressed)", strerror(err), suppressed);
+        });
+      }
       return;
     }
     int fd = -1;
@@ -112,11 +117,17 @@ void handover::drain() {
       }
     }
     if (fd < 0) {
-      log::warn("hand-over message without a descriptor: dropped");
+      bad_log_(uv_now(loop_), [](uint64_t suppressed) {
+        log::warn("hand-over message without a descriptor: dropped ({} more suppressed)",
+                  suppressed);
+      });
       continue;
     }
     if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || extra > 0) {
-      log::warn("hand-over message truncated: connection dropped");
+      bad_log_(uv_now(loop_), [](uint64_t suppressed) {
+        log::warn("hand-over message truncated: connection dropped ({} more suppressed)",
+                  suppressed);
+      });
       ::close(fd);
       continue;
     }

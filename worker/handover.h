@@ -9,6 +9,8 @@
 // reloaded worker inherits it), end 1 is written by every worker. One datagram = one connection:
 // its bytes in the message, its descriptor in the control data.
 
+#include "common/rate_limited.h"
+
 #include <uv.h>
 
 #include <functional>
@@ -43,6 +45,7 @@ class handover {
   void drain();
 
   uv_loop_t* loop_;
+  log::rate_limited bad_log_;  // failed receives and malformed messages, one line per interval
   int recv_fd_;
   std::vector<int> send_fds_;
   receive_fn on_receive_;

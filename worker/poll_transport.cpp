@@ -27,8 +27,8 @@ bool poll_transport::send(const shared_bytes& frame) {
   if (refusing_) return false;
   const size_t n = frame->size();
   if (pending_bytes_ + n > max_pending_ && pending_bytes_ > 0) {
-    log::info("dropping a polling client: {} bytes pending exceed max_backpressure {}",
-              pending_bytes_ + n, max_pending_);
+    log::debug("dropping a polling client: {} bytes pending exceed max_backpressure {}",
+               pending_bytes_ + n, max_pending_);
     refusing_ = true;
     owner_.transport_overflow(*this);
     return false;

@@ -163,10 +163,10 @@ void recovery::on_batch(member* m, uint64_t token, const redisReply* reply) {
   restore_state* st = find(m, token);
   if (st == nullptr) return;
   if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
-    log::info("recovery: cannot replay for {}: {}", m->id(),
-              reply == nullptr ? "Redis lost"
-              : reply->type == REDIS_REPLY_ERROR ? std::string_view(reply->str, reply->len)
-                                                 : "the stream was trimmed past the cursor");
+    log::debug("recovery: cannot replay for {}: {}", m->id(),
+               reply == nullptr ? "Redis lost"
+               : reply->type == REDIS_REPLY_ERROR ? std::string_view(reply->str, reply->len)
+                                                  : "the stream was trimmed past the cursor");
     return finish(*m, *st, false);
   }
   for (size_t i = 0; i < reply->elements; ++i) {

@@ -161,7 +161,7 @@ int server::listen(int fd) {
 void server::on_connection(uv_stream_t* listener, int status) noexcept {
   auto* srv = static_cast<server*>(listener->data);
   if (status < 0) {
-    log::warn("accept failed: {}", uv_strerror(status));
+    srv->socket_error("accept", status);
     return;
   }
   connection* c = connection::create(*srv, srv->loop_);
@@ -217,7 +217,7 @@ void server::adopt(int fd, std::string bytes) {
     return;
   }
   if (int r = uv_tcp_open(c->tcp(), fd); r != 0) {
-    log::warn("cannot adopt a handed-over connection: {}", uv_strerror(r));
+    socket_error("adopting a handed-over connection", r);
     ::close(fd);
     c->discard();
     return;
@@ -239,7 +239,10 @@ bool server::hand_over(connection& c, unsigned slot, std::string_view bytes) {
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(c.tcp()), &fd) != 0) return false;
   int r = handover_ ? handover_->send(slot, fd, bytes) : -1;
   if (r != 0) {
-    log::warn("cannot hand a connection over to slot {}: {}", slot, r < 0 ? strerror(-r) : "no channel");
+    socket_errors_log_(uv_now(loop_), [&](uint64_t suppressed) {
+      log::warn("cannot hand a connection over to slot {}: {} ({} more socket errors suppressed)",
+                slot, r < 0 ? strerror(-r) : "no channel", suppressed);
+    });
     return false;
   }
   stats_.handovers_total.fetch_add(1, std::memory_order_relaxed);
@@ -296,6 +299,13 @@ void server::on_prepare(uv_prepare_t* p) noexcept {
   } else {
     uv_idle_stop(&srv->more_);
   }
+}
+
+void server::socket_error(std::string_view what, int uv_error) {
+  socket_errors_log_(uv_now(loop_), [&](uint64_t suppressed) {
+    log::warn("{} failed: {} ({} more socket errors suppressed)", what, uv_strerror(uv_error),
+              suppressed);
+  });
 }
 
 void server::enforce_output_budget() {

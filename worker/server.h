@@ -57,6 +57,9 @@ class server {
 
   // For connections and sessions.
   uv_loop_t* loop() { return loop_; }
+  // A libuv call on one connection failed (`what`, its status): a warning, at most one per
+  // interval however many connections fail (an EMFILE storm must not flood the log).
+  void socket_error(std::string_view what, int uv_error);
   const config& cfg() const { return cfg_; }
   unsigned slot() const { return slot_; }
   worker_stats& stats() { return stats_; }
@@ -137,6 +140,7 @@ class server {
   // Declared before anything that queues output (connections are freed before the server).
   output_budget output_;
   log::rate_limited output_budget_log_;
+  log::rate_limited socket_errors_log_;  // per-connection failures: accept, adopt, read_start...
   // Per-address connection and room counts of this worker (limits: in the config).
   ip_limits ip_limits_;
   std::vector<char> read_buf_;

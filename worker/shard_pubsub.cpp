@@ -504,8 +504,8 @@ void shard_pubsub::on_push(shard& s, const resp_link::push& p) {
     if (it == channels_.end() || it->second.owner != s.address) {
       return;
     }
-    log::info("{}: {} unsubscribed shard channel {} (its slot moved); subscribing at the owner",
-              name_, s.address, p.channel);
+    log::debug("{}: {} unsubscribed shard channel {} (its slot moved); subscribing at the owner",
+               name_, s.address, p.channel);
     topology_.refresh("Redis unsubscribed a shard channel");
     // The map may still name this node: it then answers MOVED with the new owner.
     place(it->first, it->second);

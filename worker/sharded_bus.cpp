@@ -121,8 +121,10 @@ void sharded_bus::update_up() {
 bool sharded_bus::publish_message(const std::string& channel, const sw::message& m) {
   expected<std::string> bytes = sw::encode(m);
   if (!bytes) {
-    log::warn("redis bus: could not encode a message of type {}: {}", static_cast<int>(m.type),
-              bytes.error());
+    encode_log_(uv_now(loop_), [&](uint64_t suppressed) {
+      log::warn("redis bus: could not encode a message of type {}: {} ({} more suppressed)",
+                static_cast<int>(m.type), bytes.error(), suppressed);
+    });
     return false;
   }
   return ps_.publish(channel, *bytes);

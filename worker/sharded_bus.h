@@ -104,6 +104,7 @@ class sharded_bus final : public bus_port, public adapter_wire {
   std::unordered_set<std::string, string_hash, std::equal_to<>> unconfirmed_;
   uint64_t last_heartbeat_ms_ = 0;
   log::rate_limited bad_log_;
+  log::rate_limited encode_log_;  // outgoing messages that could not be encoded
   owned_timer tick_;  // up() re-evaluated, heartbeats
   shard_pubsub ps_;  // last: destroyed first, so no callback reaches a half-destroyed bus
 };

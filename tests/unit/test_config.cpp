@@ -72,6 +72,7 @@ void check_equal(const config& a, const config& b) {
   CHECK(a.recovery_max_disconnection_ms == b.recovery_max_disconnection_ms);
   CHECK(a.recovery_max_entries == b.recovery_max_entries);
   CHECK(a.log_level == b.log_level);
+  CHECK(a.log_format == b.log_format);
   CHECK(a.auth.enabled == b.auth.enabled);
   CHECK(a.auth.policy.algorithms == b.auth.policy.algorithms);
   CHECK(a.auth.policy.issuer == b.auth.policy.issuer);
@@ -132,6 +133,7 @@ TEST_CASE("a default-constructed config has the documented defaults") {
   CHECK_FALSE(c.adapter_specific_response_channel);
   CHECK(c.adapter_requests_timeout_ms == 5000);
   CHECK(c.log_level == log::level::info);
+  CHECK(c.log_format == log::format::text);
   CHECK(c.history_enabled);
   CHECK(c.history_max_messages == 100);
   CHECK(c.history_max_age_ms == 3600000);
@@ -291,6 +293,22 @@ TEST_CASE("each log level is accepted") {
   CHECK(load_ok("log: {level: info}").log_level == log::level::info);
   CHECK(load_ok("log: {level: warn}").log_level == log::level::warn);
   CHECK(load_ok("log: {level: error}").log_level == log::level::error);
+}
+
+TEST_CASE("each log format is accepted, text by default") {
+  CHECK(config{}.log_format == log::format::text);
+  CHECK(load_ok("log: {format: text}").log_format == log::format::text);
+  CHECK(load_ok("log: {format: json}").log_format == log::format::json);
+  CHECK(load_ok("log:\n  level: debug\n  format: json\n").log_level == log::level::debug);
+}
+
+TEST_CASE("an unknown log format is refused with its line and the choices") {
+  config_error e = load_error("workers: 1\nlog:\n  format: JSON\n");
+  CHECK(e.line == 3);
+  CHECK(contains(e.reason, "log.format: expected one of text, json, got 'JSON'"));
+  config_error list = load_error("log:\n  format: [json]\n");
+  CHECK(list.line == 2);
+  CHECK(contains(list.reason, "log.format"));
 }
 
 TEST_CASE("engineio.echo_path is off by default and an empty value keeps it off") {
@@ -881,12 +899,17 @@ TEST_CASE("validate_config refuses a listen address that is not an IP literal") 
   }
 }
 
-TEST_CASE("validate_config refuses an out-of-range log level") {
+TEST_CASE("validate_config refuses an out-of-range log level or format") {
   config c;
   c.log_level = static_cast<log::level>(7);
   auto r = validate_config(c, "x");
   REQUIRE_FALSE(r.has_value());
   CHECK(contains(r.error().reason, "log.level"));
+  config f;
+  f.log_format = static_cast<log::format>(7);
+  auto rf = validate_config(f, "x");
+  REQUIRE_FALSE(rf.has_value());
+  CHECK(contains(rf.error().reason, "log.format"));
 }
 
 // ---------------------------------------------------------------------------------------------
