@@ -120,8 +120,9 @@ test('cpack -G DEB makes chatd_<version>_<arch>.deb with Debian\'s control field
     assert.ok(m, `a Depends entry: ${d} (in ${f.Depends})`);
     return [m[1], m[2]];
   }));
-  for (const pkg of ['libc6', 'libstdc++6', 'libuv1', 'libhiredis0.14', 'libyaml-cpp0.7', 'libjwt0']) {
-    assert.ok(depends.get(pkg), `Depends: ${pkg} (>= ...), got ${f.Depends}`);
+  // By name without the soname's number (libhiredis0.14 on Debian 12), which the next release bumps.
+  for (const lib of ['libc6', 'libstdc++', 'libuv1', 'libhiredis', 'libyaml-cpp', 'libjwt', 'libssl', 'libfmt']) {
+    assert.ok([...depends].some(([pkg, min]) => pkg.startsWith(lib) && min), `Depends: ${lib}* (>= ...), got ${f.Depends}`);
   }
   assert.ok(depends.has('libsystemd0'), `Depends: libsystemd0, got ${f.Depends}`);
   assert.ok(depends.has('init-system-helpers'), `Depends: init-system-helpers (the scripts' helpers), got ${f.Depends}`);
