@@ -105,15 +105,20 @@ std::string eio_headers(const config& cfg, const request& req) {
   return "Cache-Control: no-store\r\n" + cors_headers(cfg, req);
 }
 
-// A socket.io-client file (worker/client_bundle.h), with CORS as socket.io adds it; a HEAD gets
-// the GET's head alone.
+// The answer to a GET, or to a HEAD its head alone (same Content-Length, no body).
+void respond_get(connection& c, const request& req, int status, std::string_view type,
+                 std::string_view body, bool keep_alive, std::string_view headers = {}) {
+  if (req.method() == http::verb::head) {
+    return c.respond(http_head(status, type, body.size(), keep_alive, headers), keep_alive);
+  }
+  c.respond(status, type, body, keep_alive, headers);
+}
+
+// A socket.io-client file (worker/client_bundle.h), with CORS as socket.io adds it.
 void serve_client_file(connection& c, const request& req, const client_file_answer& a, bool keep_alive) {
   std::string headers = a.headers + cors_headers(c.owner().cfg(), req);
   if (a.status == 304) return c.respond(http_head(304, {}, std::nullopt, keep_alive, headers), keep_alive);
-  if (req.method() == http::verb::head) {
-    return c.respond(http_head(a.status, a.type, a.body.size(), keep_alive, headers), keep_alive);
-  }
-  c.respond(a.status, a.type, a.body, keep_alive, headers);
+  respond_get(c, req, a.status, a.type, a.body, keep_alive, headers);
 }
 
 }  // namespace
@@ -154,7 +159,7 @@ void route_request(connection& c, request& req) {
   }
   if (path == "/" || path == "/index.html") {
     if (!get) return c.respond(405, "text/plain", "Method Not Allowed", keep_alive, "Allow: GET\r\n");
-    return c.respond(200, "text/html; charset=utf-8", demo_page(), keep_alive);
+    return respond_get(c, req, 200, "text/html; charset=utf-8", demo_page(), keep_alive);
   }
   c.respond(404, "text/plain", "Not Found", keep_alive);
 }

@@ -118,3 +118,18 @@ test('another method on a client file is refused with 405', { skip }, async (t) 
   assert.equal(res.status, 405);
   assert.equal(res.headers.allow, 'GET, HEAD');
 });
+
+test('HEAD of the demo page answers its head alone, and the connection goes on', { skip }, async (t) => {
+  const s = scope(t);
+  const chatd = await s.chatd({ workers: 1, redisUrl: (await s.redis()).url });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  s.defer(() => agent.destroy());
+  const head = await httpRequest(chatd.port, { agent, method: 'HEAD', path: '/' });
+  // A body after the head would be read as this answer's status line.
+  const get = await httpRequest(chatd.port, { agent, path: '/' });
+  assert.equal(head.status, 200);
+  assert.equal(get.status, 200);
+  assert.equal(head.body, '');
+  assert.equal(head.headers['content-length'], String(Buffer.byteLength(get.body)));
+  assert.equal(head.headers['content-type'], 'text/html; charset=utf-8');
+});
