@@ -2,8 +2,9 @@
 // The demo page at "/" in a real browser (Debian's chromium driven by playwright-core), on the
 // real socket.io-client chatd serves at /socket.io/socket.io.min.js: two pages join one channel,
 // against one chatd with two workers and then against two chatd daemons sharing one Redis. Each
-// page sees the other's login in its log and member list, and the other's messages with their
-// server timestamps; a socket.io-client in the same channel hears the pages' messages as `chat`.
+// page sees the other's login in its log (the first page joins again for the second to see it)
+// and member list, and the other's messages with their server timestamps; a socket.io-client in
+// the same channel hears the pages' messages as `chat`.
 // Each test leaves a screenshot of one page in the build folder (beside the chatd binary):
 // web-page-workers.png and web-page-two-daemons.png. Without the bundle the page says so.
 
@@ -95,6 +96,13 @@ async function chat(s, browser, urlA, urlB, shot, t) {
   await alice.waitForSelector('#log li.sys >> text=bob joined');
   await waitMembers(alice, ['alice', 'bob', 'node']);
   await waitMembers(bob, ['alice', 'bob', 'node']);
+  // Alice joins again (a new connection with its own query): Bob sees her leave and log in.
+  await alice.click('#join');
+  await bob.waitForSelector('#log li.sys >> text=alice left');
+  await bob.waitForSelector('#log li.sys >> text=alice joined');
+  await alice.waitForSelector('#state[data-state="connected"]');
+  await waitMembers(bob, ['alice', 'bob', 'node']);
+  await waitMembers(alice, ['alice', 'bob', 'node']);
 
   await send(alice, 'hello from alice <b>not bold</b>');
   const atBob = await waitMessage(bob, 'alice', 'hello from alice <b>not bold</b>');
