@@ -103,6 +103,8 @@ class connection final : public transport, public held_get, private ws::frame_ha
   // A complete response; closes after it unless keep-alive.
   void respond(int status, std::string_view type, std::string_view body, bool keep_alive,
                std::string_view extra = {});
+  // The same for an answer already in bytes (http_head's, say).
+  void respond(std::string response, bool keep_alive);
   // The 101 answer is queued: from now on the bytes are WebSocket frames.
   void accept_websocket();
   // Holds the current GET for `p` until it has something to send (answer_poll).

@@ -115,7 +115,11 @@ void connection::do_handover() {
 
 void connection::respond(int status, std::string_view type, std::string_view body, bool keep_alive,
                          std::string_view extra) {
-  send(make_bytes(http_response(status, type, body, keep_alive, extra)));
+  respond(http_response(status, type, body, keep_alive, extra), keep_alive);
+}
+
+void connection::respond(std::string response, bool keep_alive) {
+  send(make_bytes(std::move(response)));
   if (!keep_alive) return close_after_flush();
   arm_head_deadline();  // the next request's head, in time
 }

@@ -1,6 +1,8 @@
 // HTTP routing of one worker: the Engine.IO endpoint (/socket.io/: handshakes, long-polling,
-// the WebSocket upgrade; and the raw echo one at engineio.echo_path), /healthz, /metrics, the demo page, or 404. It works on a connection
-// through its narrow HTTP API (respond, send, accept_websocket, hold_poll, carry).
+// the WebSocket upgrade; and the raw echo one at engineio.echo_path), /healthz, /metrics,
+// /presence, the demo page, the socket.io-client bundle (/socket.io/socket.io.min.js and the
+// rest), or 404. It works on a connection through its narrow HTTP API (respond, send,
+// accept_websocket, hold_poll, carry).
 
 #include "worker/http_router.h"
 
@@ -8,6 +10,7 @@
 #include "common/log.h"
 #include "common/node_headers.h"
 #include "common/url_query.h"
+#include "worker/client_bundle.h"
 #include "worker/connection.h"
 #include "worker/demo_page.h"
 #include "worker/http_response.h"
@@ -85,18 +88,37 @@ bool websocket_origin_allowed(const config& cfg, const request& req) {
   return it == req.end() || origin_listed(cfg, it->value());
 }
 
-// CORS (as the npm `cors` middleware engine.io uses, for the configured origins) and
-// no-store, for every Engine.IO answer.
-std::string eio_headers(const config& cfg, const request& req) {
-  std::string out = "Cache-Control: no-store\r\n";
-  if (cfg.allowed_origins.empty()) return out;
+// CORS as the npm `cors` middleware engine.io (and socket.io, for its client files) uses, for
+// the configured origins: nothing when the request's Origin is not one of them.
+std::string cors_headers(const config& cfg, const request& req) {
+  if (cfg.allowed_origins.empty()) return {};
   auto it = req.find(http::field::origin);
-  if (it == req.end()) return out;
+  if (it == req.end()) return {};
   std::string_view origin = it->value();
-  if (!origin_listed(cfg, origin)) return out;
-  out += fmt::format("Access-Control-Allow-Origin: {}\r\nAccess-Control-Allow-Credentials: true\r\n"
+  if (!origin_listed(cfg, origin)) return {};
+  return fmt::format("Access-Control-Allow-Origin: {}\r\nAccess-Control-Allow-Credentials: true\r\n"
                      "Vary: Origin\r\n", origin);
-  return out;
+}
+
+// CORS and no-store, for every Engine.IO answer.
+std::string eio_headers(const config& cfg, const request& req) {
+  return "Cache-Control: no-store\r\n" + cors_headers(cfg, req);
+}
+
+// The answer to a GET, or to a HEAD its head alone (same Content-Length, no body).
+void respond_get(connection& c, const request& req, int status, std::string_view type,
+                 std::string_view body, bool keep_alive, std::string_view headers = {}) {
+  if (req.method() == http::verb::head) {
+    return c.respond(http_head(status, type, body.size(), keep_alive, headers), keep_alive);
+  }
+  c.respond(status, type, body, keep_alive, headers);
+}
+
+// A socket.io-client file (worker/client_bundle.h), with CORS as socket.io adds it.
+void serve_client_file(connection& c, const request& req, const client_file_answer& a, bool keep_alive) {
+  std::string headers = a.headers + cors_headers(c.owner().cfg(), req);
+  if (a.status == 304) return c.respond(http_head(304, {}, std::nullopt, keep_alive, headers), keep_alive);
+  respond_get(c, req, a.status, a.type, a.body, keep_alive, headers);
 }
 
 }  // namespace
@@ -130,9 +152,14 @@ void route_request(connection& c, request& req) {
     return c.respond(200, "text/plain; version=0.0.4", body, keep_alive);
   }
   if (path == "/presence") return presence_route(c, query, get, keep_alive);
+  auto inm = req.find(http::field::if_none_match);
+  if (auto a = client_file_request(embedded_client_bundle(), path, get,
+                                   inm == req.end() ? std::string_view() : inm->value())) {
+    return serve_client_file(c, req, *a, keep_alive);
+  }
   if (path == "/" || path == "/index.html") {
     if (!get) return c.respond(405, "text/plain", "Method Not Allowed", keep_alive, "Allow: GET\r\n");
-    return c.respond(200, "text/html; charset=utf-8", demo_page(), keep_alive);
+    return respond_get(c, req, 200, "text/html; charset=utf-8", demo_page(), keep_alive);
   }
   c.respond(404, "text/plain", "Not Found", keep_alive);
 }
