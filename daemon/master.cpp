@@ -243,7 +243,8 @@ void master::reap_workers() {
     worker w = *it;
     workers_.erase(it);
     if (w.ready_fd >= 0) close(w.ready_fd);
-    if (stats_) stats_->release(pid);
+    // Dead and reaped: it writes no more, so its counts move to the daemon's retired totals.
+    if (stats_) stats_->retire(pid);
     on_worker_exit(w, status);
   }
   sweep_listeners();
@@ -416,6 +417,7 @@ void master::on_worker_exit(const worker& w, int status) {
       return;
     }
   }
+  count_in_stats(&master_counters::respawns_total);
   schedule_respawn(w.slot, clock::now() - w.started);
 }
 
@@ -472,6 +474,7 @@ void master::reload() {
   auto next = load_effective_config(cli_);
   if (!next) {
     log::error("reload refused: {}", next.error().message());
+    count_in_stats(&master_counters::reloads_refused_total);
     return;
   }
   warn_if_fd_limit_too_low(*next, fd_limit_);
@@ -489,6 +492,7 @@ void master::reload() {
     auto resized = g->resize(count, next->listen_backlog);
     if (!resized) {
       log::error("reload refused: {}", resized.error());
+      count_in_stats(&master_counters::reloads_refused_total);
       return;
     }
     if (g == current_group_ && count < before) steered_at_ = clock::now();
@@ -498,6 +502,7 @@ void master::reload() {
     auto opened = listener_group::open(ep, count, next->listen_backlog);
     if (!opened) {
       log::error("reload refused: {}", opened.error());
+      count_in_stats(&master_counters::reloads_refused_total);
       return;
     }
     log::info("listening on {} ({} sockets)", ep.describe(), count);
@@ -519,6 +524,7 @@ void master::reload() {
 void master::finish_reload() {
   reload_state done = *reload_;
   reload_.reset();
+  count_in_stats(&master_counters::reloads_total);
   size_t retiring = 0;
   for (auto& w : workers_) {
     if (w.generation != generation_ && !w.quit_sent && !w.term_sent && !w.kill_sent) {
@@ -545,6 +551,7 @@ void master::abort_reload(const std::string& why) {
   reload_state saved = *reload_;
   reload_.reset();
   log::error("reload failed: {}; generation {} keeps serving", why, saved.old_generation);
+  count_in_stats(&master_counters::reloads_failed_total);
   clock::time_point now = clock::now();
   for (auto& w : workers_) {
     if (w.generation == generation_ && !w.term_sent) {
@@ -631,7 +638,7 @@ void master::stop_at_once() {
     int status = 0;
     while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (stats_) stats_->release(w.pid);
+    if (stats_) stats_->retire(w.pid);
     if (w.ready_fd >= 0) close(w.ready_fd);
     w.ready_fd = -1;
   }
@@ -640,6 +647,10 @@ void master::stop_at_once() {
 
 // ---------------------------------------------------------------------------------------------
 // Listeners and status
+
+void master::count_in_stats(std::atomic<uint64_t> master_counters::*field) {
+  if (stats_) (stats_->master().*field).fetch_add(1, std::memory_order_relaxed);
+}
 
 void master::sweep_listeners() {
   auto held = [this](int fd) { return holds_socket(fd); };
