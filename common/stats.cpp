@@ -116,7 +116,8 @@ void stats_segment::retire(pid_t pid) {
     s.sessions.store(0, std::memory_order_relaxed);
     s.output_queued_bytes.store(0, std::memory_order_relaxed);
     s.bus_up.store(0, std::memory_order_relaxed);
-    s.pid.store(0, std::memory_order_relaxed);
+    // Release: the worker that claims the slot next (an acquire CAS) starts from these zeroes.
+    s.pid.store(0, std::memory_order_release);
     fold_seq_.store(seq + 2, std::memory_order_release);
     return;
   }

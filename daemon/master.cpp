@@ -574,7 +574,10 @@ void master::abort_reload(const std::string& why) {
     bool alive = std::any_of(workers_.begin(), workers_.end(), [&](const worker& w) {
       return w.generation == generation_ && w.slot == slot;
     });
-    if (!alive) spawn(slot, generation_);
+    if (!alive) {
+      count_in_stats(&master_counters::respawns_total);
+      spawn(slot, generation_);
+    }
   }
   if (all_current_ready()) notify::ready(status_line());
   sweep_listeners();
