@@ -195,6 +195,15 @@ test('/metrics counters and histograms survive a worker\'s SIGKILL and a reload;
     `latency observations ${value(m5, 'chatd_delivery_latency_seconds_count')} (sum ${value(m5, 'chatd_delivery_latency_seconds_sum')} s), ` +
     `Redis PINGs ${value(m5, 'chatd_redis_rtt_seconds_count')}`);
 
+  // A refused reload is counted as such; nothing else changes.
+  fs.appendFileSync(server.configPath, '\nworkers: [not, a, number]\n');
+  server.signal('SIGHUP');
+  await server.waitForLog(/reload refused/, 10_000);
+  const m6 = await getMetrics(server.port);
+  assert.equal(value(m6, 'chatd_reloads_total', { result: 'refused' }), 1, 'the refused reload counted');
+  assert.equal(value(m6, 'chatd_reloads_total', { result: 'done' }), 1);
+  assert.equal(value(m6, 'chatd_messages_in_total'), value(m5, 'chatd_messages_in_total'));
+
   // The dashboard's queries name only series this /metrics has.
   const names = new Set(m5.samples.map((x) => x.name.replace(/_(bucket|sum|count)$/, '')));
   for (const expr of dashboardExprs()) {
