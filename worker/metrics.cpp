@@ -109,8 +109,14 @@ void render_histogram(std::string& out, const char* name, const char* help,
   uint64_t cumulative = 0;
   for (size_t i = 0; i < N; ++i) {
     cumulative += load(h.buckets[i]);
-    fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"{}\"}} {}\n", name,
-                   static_cast<double>(bounds[i]) / scale, cumulative);
+    // Whole units as integers (le="1048576", not "1.048576e+06").
+    if (scale == 1) {
+      fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"{}\"}} {}\n", name, bounds[i],
+                     cumulative);
+    } else {
+      fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"{}\"}} {}\n", name,
+                     static_cast<double>(bounds[i]) / scale, cumulative);
+    }
   }
   cumulative += load(h.buckets[N]);
   fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n",
