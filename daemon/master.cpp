@@ -473,8 +473,8 @@ void master::reload() {
   log::info("reloading: reading {}", config_origin(cli_));
   auto next = load_effective_config(cli_);
   if (!next) {
-    log::error("reload refused: {}", next.error().message());
     count_in_stats(&master_counters::reloads_refused_total);
+    log::error("reload refused: {}", next.error().message());
     return;
   }
   warn_if_fd_limit_too_low(*next, fd_limit_);
@@ -491,8 +491,8 @@ void master::reload() {
     size_t before = g->active();
     auto resized = g->resize(count, next->listen_backlog);
     if (!resized) {
-      log::error("reload refused: {}", resized.error());
       count_in_stats(&master_counters::reloads_refused_total);
+      log::error("reload refused: {}", resized.error());
       return;
     }
     if (g == current_group_ && count < before) steered_at_ = clock::now();
@@ -501,8 +501,8 @@ void master::reload() {
   } else {
     auto opened = listener_group::open(ep, count, next->listen_backlog);
     if (!opened) {
-      log::error("reload refused: {}", opened.error());
       count_in_stats(&master_counters::reloads_refused_total);
+      log::error("reload refused: {}", opened.error());
       return;
     }
     log::info("listening on {} ({} sockets)", ep.describe(), count);
@@ -550,8 +550,9 @@ void master::finish_reload() {
 void master::abort_reload(const std::string& why) {
   reload_state saved = *reload_;
   reload_.reset();
-  log::error("reload failed: {}; generation {} keeps serving", why, saved.old_generation);
+  // Counted before the log line says so: what reads the log may read /metrics next.
   count_in_stats(&master_counters::reloads_failed_total);
+  log::error("reload failed: {}; generation {} keeps serving", why, saved.old_generation);
   clock::time_point now = clock::now();
   for (auto& w : workers_) {
     if (w.generation == generation_ && !w.term_sent) {

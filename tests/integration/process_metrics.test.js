@@ -199,8 +199,10 @@ test('/metrics counters and histograms survive a worker\'s SIGKILL and a reload;
   fs.appendFileSync(server.configPath, '\nworkers: [not, a, number]\n');
   server.signal('SIGHUP');
   await server.waitForLog(/reload refused/, 10_000);
-  const m6 = await getMetrics(server.port);
-  assert.equal(value(m6, 'chatd_reloads_total', { result: 'refused' }), 1, 'the refused reload counted');
+  const m6 = await waitFor(async () => {
+    const m = await getMetrics(server.port);
+    return value(m, 'chatd_reloads_total', { result: 'refused' }) === 1 && m;
+  }, { timeout: 5000, message: 'chatd_reloads_total{result="refused"} 1' });
   assert.equal(value(m6, 'chatd_reloads_total', { result: 'done' }), 1);
   assert.equal(value(m6, 'chatd_messages_in_total'), value(m5, 'chatd_messages_in_total'));
 
