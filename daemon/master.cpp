@@ -243,7 +243,8 @@ void master::reap_workers() {
     worker w = *it;
     workers_.erase(it);
     if (w.ready_fd >= 0) close(w.ready_fd);
-    if (stats_) stats_->release(pid);
+    // Dead and reaped: it writes no more, so its counts move to the daemon's retired totals.
+    if (stats_) stats_->retire(pid);
     on_worker_exit(w, status);
   }
   sweep_listeners();
@@ -416,6 +417,7 @@ void master::on_worker_exit(const worker& w, int status) {
       return;
     }
   }
+  count_in_stats(&master_counters::respawns_total);
   schedule_respawn(w.slot, clock::now() - w.started);
 }
 
@@ -471,6 +473,7 @@ void master::reload() {
   log::info("reloading: reading {}", config_origin(cli_));
   auto next = load_effective_config(cli_);
   if (!next) {
+    count_in_stats(&master_counters::reloads_refused_total);
     log::error("reload refused: {}", next.error().message());
     return;
   }
@@ -488,6 +491,7 @@ void master::reload() {
     size_t before = g->active();
     auto resized = g->resize(count, next->listen_backlog);
     if (!resized) {
+      count_in_stats(&master_counters::reloads_refused_total);
       log::error("reload refused: {}", resized.error());
       return;
     }
@@ -497,6 +501,7 @@ void master::reload() {
   } else {
     auto opened = listener_group::open(ep, count, next->listen_backlog);
     if (!opened) {
+      count_in_stats(&master_counters::reloads_refused_total);
       log::error("reload refused: {}", opened.error());
       return;
     }
@@ -520,6 +525,7 @@ void master::reload() {
 void master::finish_reload() {
   reload_state done = *reload_;
   reload_.reset();
+  count_in_stats(&master_counters::reloads_total);
   size_t retiring = 0;
   for (auto& w : workers_) {
     if (w.generation != generation_ && !w.quit_sent && !w.term_sent && !w.kill_sent) {
@@ -545,6 +551,8 @@ void master::finish_reload() {
 void master::abort_reload(const std::string& why) {
   reload_state saved = *reload_;
   reload_.reset();
+  // Counted before the log line says so: what reads the log may read /metrics next.
+  count_in_stats(&master_counters::reloads_failed_total);
   log::error("reload failed: {}; generation {} keeps serving", why, saved.old_generation);
   clock::time_point now = clock::now();
   for (auto& w : workers_) {
@@ -569,7 +577,10 @@ void master::abort_reload(const std::string& why) {
     bool alive = std::any_of(workers_.begin(), workers_.end(), [&](const worker& w) {
       return w.generation == generation_ && w.slot == slot;
     });
-    if (!alive) spawn(slot, generation_);
+    if (!alive) {
+      count_in_stats(&master_counters::respawns_total);
+      spawn(slot, generation_);
+    }
   }
   if (all_current_ready()) notify::ready(status_line());
   sweep_listeners();
@@ -633,7 +644,7 @@ void master::stop_at_once() {
     int status = 0;
     while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (stats_) stats_->release(w.pid);
+    if (stats_) stats_->retire(w.pid);
     if (w.ready_fd >= 0) close(w.ready_fd);
     w.ready_fd = -1;
   }
@@ -642,6 +653,10 @@ void master::stop_at_once() {
 
 // ---------------------------------------------------------------------------------------------
 // Listeners and status
+
+void master::count_in_stats(std::atomic<uint64_t> master_counters::*field) {
+  if (stats_) (stats_->master().*field).fetch_add(1, std::memory_order_relaxed);
+}
 
 void master::sweep_listeners() {
   auto held = [this](int fd) { return holds_socket(fd); };

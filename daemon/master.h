@@ -106,6 +106,8 @@ class master {
   // Listeners and status.
   void sweep_listeners();
   std::string status_line() const;
+  // One more in the master's counts of the stats segment (/metrics), if there is one.
+  void count_in_stats(std::atomic<uint64_t> master_counters::*field);
   void report_status(bool force = false);
 
   cli_options cli_;

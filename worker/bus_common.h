@@ -12,8 +12,9 @@ namespace chatd {
 // The one namespace the worker serves today; every bus channel name carries it.
 inline constexpr std::string_view k_bus_nsp = "/";
 
-template <class T>
-void bus_count(worker_stats* stats, std::atomic<T> worker_stats::*field) {
+// `field` names a counter (declared in counters, worker_stats' base) or a gauge.
+template <class T, class Of>
+void bus_count(worker_stats* stats, std::atomic<T> Of::*field) {
   if (stats != nullptr) {
     (stats->*field).fetch_add(1, std::memory_order_relaxed);
   }

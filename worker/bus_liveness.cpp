@@ -176,6 +176,7 @@ void bus_liveness::on_health(uv_timer_t* t) noexcept {
   self->last_tick_ms_ = now;
   if (self->ping_outstanding_ && late) {
     self->ping_sent_ms_ = now;
+    self->ping_sent_ns_ = 0;
     return;
   }
   if (self->ping_outstanding_) {
@@ -187,11 +188,21 @@ void bus_liveness::on_health(uv_timer_t* t) noexcept {
   if (redisAsyncCommand(ctx, on_pong, self, "PING") == REDIS_OK) {
     self->ping_outstanding_ = true;
     self->ping_sent_ms_ = now;
+    self->ping_sent_ns_ = uv_hrtime();
   }
 }
 
-void bus_liveness::on_pong(redisAsyncContext*, void*, void* privdata) noexcept {
-  static_cast<bus_liveness*>(privdata)->ping_outstanding_ = false;
+// The PING's reply (none when the link is dropped): its round trip into the stats, one clock
+// read a second.
+void bus_liveness::on_pong(redisAsyncContext*, void* reply, void* privdata) noexcept {
+  auto* self = static_cast<bus_liveness*>(privdata);
+  self->ping_outstanding_ = false;
+  if (reply != nullptr && self->ping_sent_ns_ != 0 && self->stats_ != nullptr) {
+    const uint64_t rtt = uv_hrtime() - self->ping_sent_ns_;
+    self->stats_->redis_last_rtt_ns.store(rtt, std::memory_order_relaxed);
+    self->stats_->redis_rtt_ns.observe(k_latency_bounds_ns, rtt);
+  }
+  self->ping_sent_ns_ = 0;
 }
 
 void bus_liveness::on_stall(uint64_t silent_ms) {

@@ -90,6 +90,9 @@ class bus_liveness {
   bool stopped_ = false;
   bool ping_outstanding_ = false;
   uint64_t ping_sent_ms_ = 0;
+  // uv_hrtime() when the outstanding PING left, for its round trip; 0: not measurable (the loop
+  // itself was late, so the reply may have waited for us).
+  uint64_t ping_sent_ns_ = 0;
   uint64_t last_tick_ms_ = 0;
 
   bool was_up_ = false;

@@ -184,6 +184,7 @@ app::ack_args roomless_ack() { return R"([{"bus":false,"error":"in no room: join
 app::ack_args chat::on_event(member& s, std::string_view name, std::string_view payload_json) {
   if (name != "message") return std::nullopt;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
+  stats_.message_size_bytes.observe(k_size_bounds_bytes, payload_json.size());
   std::string storage;
   std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
   if (!payload) return refused_ack();
@@ -314,6 +315,7 @@ uint64_t chat::fan_out(member& from, const std::vector<std::string>& names, Send
     }
   }
   stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
+  if (n > 0 && delivery_ != nullptr) delivery_->queued();
   return n;
 }
 
@@ -375,6 +377,9 @@ app::ack_args chat::on_binary_event(member& s, std::string_view name,
                                    std::vector<std::string> attachments) {
   if (name != "message") return std::nullopt;
   stats_.messages_in_total.fetch_add(1, std::memory_order_relaxed);
+  size_t size = payload_json.size();
+  for (const std::string& a : attachments) size += a.size();
+  stats_.message_size_bytes.observe(k_size_bounds_bytes, size);
   std::string storage;
   std::optional<std::string_view> payload = payload_of(s, payload_json, storage);
   if (!payload) return refused_ack();
@@ -471,6 +476,7 @@ void chat::on_bus(const wire::broadcast& b) {
     }
   }
   stats_.deliveries_total.fetch_add(n, std::memory_order_relaxed);
+  if (n > 0 && delivery_ != nullptr) delivery_->queued();
 }
 
 std::vector<member*> chat::select(const std::vector<std::string>& in,

@@ -19,6 +19,7 @@
 #include "common/ip_limits.h"
 #include "common/stats.h"
 #include "worker/app.h"
+#include "worker/delivery_timer.h"
 #include "worker/frame.h"
 #include "worker/rooms.h"
 
@@ -97,6 +98,10 @@ class chat final : public app {
   // Off unless the worker turns it on: each `chat` is then appended to its room's history, and
   // a `history` event with an ack is answered (later, from Redis) with the room's last messages.
   void enable_history(history_store* h) { history_ = h; }
+
+  // --- Delivery latency (worker/delivery_timer.h) ------------------------------------------
+  // Told of every broadcast that queued frames to a local client; none: not measured.
+  void set_delivery_timer(delivery_timer* t) { delivery_ = t; }
 
   // --- Connection state recovery (worker/recovery.h, worker/stream_publisher.h) -------------
   // Off unless the worker turns it on: every text broadcast is then recorded in the namespace
@@ -191,6 +196,7 @@ class chat final : public app {
   worker_stats& stats_;
   bus_port* bus_;
   history_store* history_ = nullptr;
+  delivery_timer* delivery_ = nullptr;
   recovery* recovery_ = nullptr;
   stream_publisher* stream_pub_ = nullptr;
   std::string ack_storage_;  // a refused `history`'s ACK arguments, until the next call

@@ -87,6 +87,7 @@ server::server(uv_loop_t* loop, const config& cfg, unsigned slot, unsigned gener
   chat_ = std::make_unique<chat>(stats_, port_, socket_rooms,
                                  cfg_.auth.rewrite_user_id ? user_id_rule::rewrite
                                                            : user_id_rule::refuse);
+  chat_->set_delivery_timer(&delivery_);
   chat_->set_connect_limits(chat::connect_limits{cfg_.max_channel_length, cfg_.max_user_id_length,
                                                  &ip_limits_, [this] { return uv_now(loop_); }});
   // History hook: on the bus' publisher link (README "History and connection state recovery").
@@ -289,6 +290,8 @@ void server::on_prepare(uv_prepare_t* p) noexcept {
     srv->dirty_.recycle(std::move(batch));
     srv->sweep_closing();
   }
+  // What this iteration's broadcasts queued has been written (or is queued behind backpressure).
+  srv->delivery_.flushed();
   // The budget sees what the writes could not take: a reader's burst has left by now.
   srv->enforce_output_budget();
   srv->sessions_.collect();

@@ -7,6 +7,7 @@
 #include "common/ip_limits.h"
 #include "common/rate_limited.h"
 #include "common/stats.h"
+#include "worker/delivery_timer.h"
 #include "worker/adapter_node.h"
 #include "worker/namespace_table.h"
 #include "worker/bus.h"
@@ -118,6 +119,7 @@ class server {
   unsigned generation_;
   stats_segment* segment_;
   worker_stats& stats_;
+  delivery_timer delivery_{stats_};  // the iteration's broadcasts, observed after the flush
   uv_tcp_t listener_;
   bool listening_ = false;
   uv_prepare_t prepare_;

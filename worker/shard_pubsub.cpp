@@ -70,6 +70,7 @@ struct shard_pubsub::shard {
   uint64_t outage_attempts = 0;
   bool ping_outstanding = false;
   uint64_t ping_sent_ms = 0;
+  uint64_t ping_sent_ns = 0;  // uv_hrtime() at the PING, for its round trip; 0: not measurable
   std::vector<std::shared_ptr<op>> parked;  // waiting for the first connect
   std::unique_ptr<resp_link> sub;
   std::unique_ptr<resp_link> pub;
@@ -665,15 +666,28 @@ void shard_pubsub::on_health(uv_timer_t* t) noexcept {
     if (s->ping_outstanding) {
       if (late) {
         s->ping_sent_ms = now;
+        s->ping_sent_ns = 0;  // the reply may have waited for our loop
       } else if (now - s->ping_sent_ms >= self->stall_ms_) {
         stalled.push_back(address);
       }
       continue;
     }
     shard* raw = s.get();
-    if (s->pub->command({"PING"}, [raw](const redisReply*) { raw->ping_outstanding = false; })) {
+    worker_stats* stats = self->stats_;
+    auto on_pong = [raw, stats](const redisReply* reply) {
+      raw->ping_outstanding = false;
+      // Each shard's round trip in the histogram; the gauge holds the last of any shard.
+      if (reply != nullptr && raw->ping_sent_ns != 0 && stats != nullptr) {
+        const uint64_t rtt = uv_hrtime() - raw->ping_sent_ns;
+        stats->redis_last_rtt_ns.store(rtt, std::memory_order_relaxed);
+        stats->redis_rtt_ns.observe(k_latency_bounds_ns, rtt);
+      }
+      raw->ping_sent_ns = 0;
+    };
+    if (s->pub->command({"PING"}, on_pong)) {
       s->ping_outstanding = true;
       s->ping_sent_ms = now;
+      s->ping_sent_ns = uv_hrtime();
     }
   }
   for (const std::string& address : stalled) {

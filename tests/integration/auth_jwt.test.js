@@ -199,7 +199,8 @@ test('/metrics counts accepted CONNECTs and refused ones by reason', TIMEOUT, as
   assert.equal(sum('chatd_auth_refused_total', (x) => x.labels.reason === 'missing'), 2);
   assert.equal(sum('chatd_auth_refused_total'), 3);
   assert.match(m.text, /# TYPE chatd_auth_refused_total counter/);
-  assert.match(m.text, /chatd_auth_refused_total\{worker="\d+",pid="\d+",generation="\d+",reason="signature"\} 0/);
+  // Whole-daemon (README "Metrics"): one series per reason, no worker labels.
+  assert.match(m.text, /^chatd_auth_refused_total\{reason="signature"\} 0$/m);
 });
 
 test('--check-config refuses a key file that is missing or holds no key, with its line', TIMEOUT, (t) => {
