@@ -15,6 +15,7 @@ packages=(
   redis-server redis-tools
   iproute2  # ip netns, veth and bridges: the namespaced hosts of it_cluster_hosts and bench/cluster-hosts
   systemd   # systemd-analyze, to check the unit file
+  gnuplot-nox  # bench/plot's PNG (bench/compare --plot), checked by it_bench_plot
   python3
   chromium  # the demo page's browser test (driven by playwright-core from npm)
 )
