@@ -16,6 +16,7 @@ packages=(
   iproute2  # ip netns, veth and bridges: the namespaced hosts of it_cluster_hosts and bench/cluster-hosts
   systemd   # systemd-analyze, to check the unit file
   dpkg-dev file  # dpkg-shlibdeps (and the file(1) CPack runs first): the .deb's Depends (it_pkg_deb)
+  gnuplot-nox  # bench/plot's PNG (bench/compare --plot), checked by it_bench_plot
   python3
   chromium  # the demo page's browser test (driven by playwright-core from npm)
 )
