@@ -46,6 +46,21 @@ else
   echo "install-deps: Debian packages already installed"
 fi
 
+# promtool, from Debian's prometheus package, checks GET /metrics in it_process_metrics. Only that
+# one binary is taken out of the package (installed, the package would run a Prometheus server).
+# Not fatal: without it the test checks the exposition format itself and says so.
+tools="$here/.tools"
+if ! command -v promtool >/dev/null 2>&1 && [[ ! -x "$tools/promtool" ]]; then
+  work=$(mktemp -d)
+  if (cd "$work" && apt-get download prometheus >/dev/null 2>&1 && dpkg-deb -x prometheus_*.deb x &&
+      mkdir -p "$tools" && cp x/usr/bin/promtool "$tools/promtool"); then
+    echo "install-deps: promtool taken from Debian's prometheus package into $tools"
+  else
+    echo "install-deps: warning: could not take promtool from Debian's prometheus package; it_process_metrics checks the format itself"
+  fi
+  rm -rf "$work"
+fi
+
 # The test clients (socket.io-client, socket.io, @socket.io/redis-adapter, redis), exactly as locked.
 stamp="$here/node_modules/.chatd-lock.sha256"
 want=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
