@@ -178,12 +178,14 @@ void shard_pubsub::update_state() {
     return;
   }
   const bool now = up();
-  if (now == was_up_) {
-    return;
+  if (now != was_up_) {
+    was_up_ = now;
+    if (cb_.on_state) {
+      cb_.on_state(now);
+    }
   }
-  was_up_ = now;
-  if (cb_.on_state) {
-    cb_.on_state(now);
+  if (!stopped_ && cb_.on_shards_changed) {
+    cb_.on_shards_changed();
   }
 }
 

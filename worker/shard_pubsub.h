@@ -59,6 +59,9 @@ class shard_pubsub {
     std::function<void(std::string_view channel)> on_subscribed;
     // up() changed.
     std::function<void(bool up)> on_state;
+    // A shard's links came up or went down, or the map moved channels: channel_up() and
+    // confirmed() may have changed for some channels (after on_state, when that changed too).
+    std::function<void()> on_shards_changed;
   };
 
   static constexpr int k_max_redirects = 2;         // MOVED then ASK, say; more is a loop

@@ -21,11 +21,12 @@ sharded_bus::sharded_bus(uv_loop_t* loop, const config& cfg, std::string uid, wo
       cb_(std::move(cb)),
       ns_channel_(sw::namespace_channel(cfg.redis_key, k_bus_nsp)),
       response_channel_(sw::response_channel(cfg.redis_key, k_bus_nsp, uid_)),
-      tick_(loop, this),
+      heartbeat_(loop, this),
       ps_(loop, cfg, fmt::format("worker {}", uid_), stats,
           {[this](std::string_view channel, std::string_view payload) { on_message(channel, payload); },
            [this](std::string_view channel) { on_subscribed(channel); },
-           [this](bool) { update_up(); }}) {}
+           [this](bool) { update_up(); },
+           [this] { on_shards_changed(); }}) {}
 
 sharded_bus::~sharded_bus() { stop(); }
 
@@ -38,7 +39,7 @@ void sharded_bus::start() {
   ps_.subscribe(ns_channel_);
   ps_.subscribe(response_channel_);
   ps_.start();
-  tick_.start(&sharded_bus::on_tick, k_check_ms, k_check_ms);
+  heartbeat_.start(&sharded_bus::on_heartbeat, k_heartbeat_ms, k_heartbeat_ms);
 }
 
 void sharded_bus::stop() {
@@ -48,7 +49,7 @@ void sharded_bus::stop() {
     send_control(sw::message_type::adapter_close);
     ps_.flush();
   }
-  tick_.close();
+  heartbeat_.close();
   ps_.stop();
   up_ = false;
 }
@@ -111,7 +112,6 @@ void sharded_bus::update_up() {
   up_ = now;
   if (up_) {
     send_control(sw::message_type::initial_heartbeat);
-    last_heartbeat_ms_ = uv_now(loop_);
   }
   if (cb_.on_state) cb_.on_state(up_);
 }
@@ -152,15 +152,14 @@ void sharded_bus::send_control(sw::message_type type) {
   publish_message(ns_channel_, m);
 }
 
-void sharded_bus::on_tick(uv_timer_t* t) noexcept {
+void sharded_bus::on_heartbeat(uv_timer_t* t) noexcept {
   auto* self = static_cast<sharded_bus*>(t->data);
-  self->update_up();
-  if (!self->unconfirmed_.empty()) self->release_degraded();
-  const uint64_t now = uv_now(self->loop_);
-  if (self->up_ && now - self->last_heartbeat_ms_ >= k_heartbeat_ms) {
-    self->last_heartbeat_ms_ = now;
-    self->send_control(sw::message_type::heartbeat);
-  }
+  if (self->up_) self->send_control(sw::message_type::heartbeat);
+}
+
+void sharded_bus::on_shards_changed() {
+  update_up();
+  if (!unconfirmed_.empty()) release_degraded();
 }
 
 // --- receiving -----------------------------------------------------------------------------------

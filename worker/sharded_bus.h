@@ -43,9 +43,6 @@ class sharded_bus final : public bus_port, public adapter_wire {
     std::function<void(std::string_view room)> on_room_ready;
   };
   static constexpr uint64_t k_heartbeat_ms = 5000;
-  // How often up() is re-evaluated: the namespace channel's shard may go down while the others
-  // stay up, which shard_pubsub reports per channel, not as a change of its own up().
-  static constexpr uint64_t k_check_ms = 250;
 
   sharded_bus(uv_loop_t* loop, const config& cfg, std::string uid, worker_stats* stats,
               callbacks cb);
@@ -57,6 +54,8 @@ class sharded_bus final : public bus_port, public adapter_wire {
   const std::string& uid() const override { return uid_; }
   // This worker is a full node of the namespace: its namespace and response channels are
   // subscribed on shards that are up. Rooms on other shards may be degraded meanwhile.
+  // Re-evaluated whenever shard_pubsub says a shard or the map changed (that shard may fail
+  // alone, which does not change shard_pubsub's own up()).
   bool up() const override { return up_; }
   void start() override;
   void stop() override;
@@ -81,10 +80,11 @@ class sharded_bus final : public bus_port, public adapter_wire {
   void on_subscribed(std::string_view channel);
   void update_up();
   void release_degraded();
+  void on_shards_changed();
   bool publish_message(const std::string& channel, const wire::sharded::message& m);
   void send_control(wire::sharded::message_type type);
   void bad_message(std::string_view channel, std::string_view why);
-  static void on_tick(uv_timer_t* t) noexcept;
+  static void on_heartbeat(uv_timer_t* t) noexcept;
 
   uv_loop_t* loop_;
   const config& cfg_;
@@ -99,13 +99,12 @@ class sharded_bus final : public bus_port, public adapter_wire {
   bool stopped_ = false;
   bool up_ = false;
   // Rooms subscribed whose SSUBSCRIBE is not confirmed yet: chat may hold CONNECT answers for
-  // them. One whose shard turns out to be down is released (on_room_ready) on the next tick, as
-  // nothing else would: the room is degraded, not pending.
+  // them. One whose shard turns out to be down is released (on_room_ready) as soon as shard_pubsub
+  // reports the change, as nothing else would: the room is degraded, not pending.
   std::unordered_set<std::string, string_hash, std::equal_to<>> unconfirmed_;
-  uint64_t last_heartbeat_ms_ = 0;
   log::rate_limited bad_log_;
   log::rate_limited encode_log_;  // outgoing messages that could not be encoded
-  owned_timer tick_;  // up() re-evaluated, heartbeats
+  owned_timer heartbeat_;
   shard_pubsub ps_;  // last: destroyed first, so no callback reaches a half-destroyed bus
 };
 
